@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from decimal import Decimal
@@ -11,13 +12,15 @@ from typing import Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from arrears.errors import ArrearsError
 
 __all__ = ["console", "err_console", "handle_errors", "print_json", "to_jsonable"]
 
-console = Console()
-err_console = Console(stderr=True)
+# Piped output is not cut at 80 columns: tables and messages stay whole in files and logs.
+console = Console(width=None if sys.stdout.isatty() else 200)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -51,7 +54,23 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except ArrearsError as exc:
-            err_console.print(f"[bold red]error[/] [{exc.code}] {exc.message}", highlight=False, markup=True)
+            err_console.print(
+                f"[bold red]error[/] {escape(f'[{exc.code}]')} {escape(exc.message)}",
+                highlight=False,
+                soft_wrap=True,
+            )
             raise typer.Exit(exc.exit_code) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if os.environ.get("ARREARS_DEBUG"):
+                raise
+            err_console.print(
+                f"[bold red]error[/] {escape('[internal]')} {type(exc).__name__}: {escape(str(exc))}. The transaction was "
+                "rolled back, so nothing was changed. Set ARREARS_DEBUG=1 to see where it failed.",
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(1) from None
 
     return wrapper

@@ -15,7 +15,15 @@ app = typer.Typer(
 
 def _register() -> None:  # pragma: no cover - trivial wiring
     # Imported here so that `arrears --help` stays the single place that lists every command.
-    return
+    from arrears.cli import compliance, db, plan, portfolio
+
+    app.add_typer(db.app, name="db")
+    app.add_typer(portfolio.import_app, name="import")
+    app.add_typer(portfolio.account_app, name="account")
+    app.add_typer(portfolio.portfolio_app, name="portfolio")
+    app.add_typer(portfolio.product_app, name="product")
+    app.add_typer(plan.app, name="plan")
+    app.add_typer(compliance.app, name="compliance")
 
 
 _register()

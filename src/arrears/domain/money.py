@@ -144,7 +144,7 @@ def split_evenly(total_minor: int, parts: int) -> list[int]:
     """
     if parts <= 0:
         raise ValidationError("parts must be positive", field="parts", value=parts)
-    base = int(total_minor / parts) if total_minor >= 0 else -int(-total_minor / parts)
+    base = total_minor // parts if total_minor >= 0 else -(-total_minor // parts)
     pieces = [base] * parts
     pieces[-1] = total_minor - base * (parts - 1)
     return pieces
@@ -161,7 +161,9 @@ class Money:
         exp = exponent(self.currency)
         if self.amount.as_tuple().exponent != -exp:
             # Normalise the representation (12.3 -> 12.30) and refuse extra precision.
-            object.__setattr__(self, "amount", from_minor(to_minor(self.amount, self.currency), self.currency))
+            object.__setattr__(
+                self, "amount", from_minor(to_minor(self.amount, self.currency), self.currency)
+            )
 
     # -- construction -------------------------------------------------------------------------
     @classmethod

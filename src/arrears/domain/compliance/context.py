@@ -1,0 +1,231 @@
+"""What every rule reads about one request, computed once per check."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from arrears.domain.compliance.content import ContentReport, scan
+from arrears.domain.compliance.enums import Actor, CallOutcome, Channel, ContactKind, Direction, Role
+from arrears.domain.compliance.models import ContactPoint, Debt, Flags, HistoryEvent, Person, Request
+from arrears.domain.compliance.zones import local_date, zone, zones_for_address, zones_for_phone
+
+__all__ = ["ALL_DEBTS", "Context", "build_context"]
+
+# Bucket used when a request names no debt at all: the contact is about the account as a whole.
+ALL_DEBTS = "*"
+
+
+@dataclass(slots=True)
+class Context:
+    """The facts of one request, resolved: who, which point, which debts, which zones."""
+
+    request: Request
+    now: dt.datetime
+    actor: Actor
+    channel: Channel
+    person_id: str
+    role: Role
+    person: Person | None
+    point: ContactPoint | None
+    points: dict[str, ContactPoint]
+    debt_ids: tuple[str, ...]
+    debts: dict[str, Debt]
+    flags: Flags
+    primary: str
+    zones: tuple[str, ...]
+    today: dt.date
+    history: tuple[HistoryEvent, ...]
+    person_events: tuple[HistoryEvent, ...]
+    _content: ContentReport | None = field(default=None)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The primary zone (calendar days for counting are taken here)."""
+        return zone(self.primary)
+
+    @property
+    def is_debtor(self) -> bool:
+        return self.role is Role.DEBTOR
+
+    @property
+    def content(self) -> ContentReport | None:
+        """The content report of the proposed text, or None when no text was given."""
+        text = self.request.proposed.content
+        if text is None:
+            return None
+        if self._content is None:
+            self._content = scan(text)
+        return self._content
+
+    def event_person(self, event: HistoryEvent) -> str:
+        """The person an event concerned (the debtor when not said)."""
+        return event.person or self.request.debtor.id
+
+    def local(self, instant: dt.datetime) -> dt.date:
+        """Calendar date of an instant in the primary zone."""
+        return local_date(instant, self.tz)
+
+    # -- consent (12 CFR 1006.14(b)(3)(i) and comment 14(b)(3)(i)-2) --------------------------
+
+    def consent_events(self) -> tuple[HistoryEvent, ...]:
+        """Events of this person that carry a request to be called."""
+        return tuple(e for e in self.person_events if e.consent_given_for is not None)
+
+    def consent_covering(
+        self, instant: dt.datetime, *, tolerance: dt.timedelta | None = None
+    ) -> HistoryEvent | None:
+        """The consent under which a call at ``instant`` would be placed, if any.
+
+        The consent date is day 1 of seven consecutive days; consent ends once the collector has
+        a conversation with the person after it was given.
+        """
+        found: HistoryEvent | None = None
+        for event in self.consent_events():
+            wanted = event.consent_given_for
+            assert wanted is not None
+            if instant < wanted or instant < event.at:
+                continue
+            if tolerance is not None and instant >= wanted + tolerance:
+                continue
+            if self.local(instant) > self.local(event.at) + dt.timedelta(days=6):
+                continue
+            if any(
+                e.at > event.at and e.at <= instant and e.outcome is CallOutcome.CONVERSATION
+                for e in self.person_events
+            ):
+                continue
+            found = event
+        return found
+
+    def next_consent_instant(self, instant: dt.datetime) -> dt.datetime | None:
+        """The earliest later instant a consent covers (the debtor asked to be called then)."""
+        best: dt.datetime | None = None
+        for event in self.consent_events():
+            wanted = event.consent_given_for
+            assert wanted is not None
+            if wanted <= instant or self.local(wanted) > self.local(event.at) + dt.timedelta(days=6):
+                continue
+            if any(e.at > event.at and e.outcome is CallOutcome.CONVERSATION for e in self.person_events):
+                continue
+            if best is None or wanted < best:
+                best = wanted
+        return best
+
+    def call_was_consented(self, call: HistoryEvent) -> bool:
+        """Whether a past call was placed with the person's prior consent (excluded from counts)."""
+        for event in self.consent_events():
+            wanted = event.consent_given_for
+            assert wanted is not None
+            if event is call or call.at < wanted or call.at < event.at:
+                continue
+            if self.local(call.at) > self.local(event.at) + dt.timedelta(days=6):
+                continue
+            if any(
+                e.at > event.at and e.at < call.at and e.outcome is CallOutcome.CONVERSATION
+                for e in self.person_events
+            ):
+                continue
+            return True
+        return False
+
+
+def _covers(event: HistoryEvent, debt: str) -> bool:
+    # An event that names no debt is about the account as a whole: it counts for every debt.
+    return not event.debts or debt in event.debts or debt == ALL_DEBTS
+
+
+def covers(event: HistoryEvent, debt: str) -> bool:
+    """Whether a history event concerns ``debt``."""
+    return _covers(event, debt)
+
+
+@lru_cache(maxsize=64)
+def _region_of(jurisdiction: str) -> tuple[str, str | None]:
+    parts = jurisdiction.split("-")
+    return parts[0], (parts[1] if len(parts) > 1 else None)
+
+
+def _phone_zones(points: tuple[ContactPoint, ...], region: str | None) -> list[str]:
+    found: list[str] = []
+    for point in points:
+        if point.kind is ContactKind.PHONE:
+            for name in zones_for_phone(point.value, region):
+                if name not in found:
+                    found.append(name)
+    return found
+
+
+def build_context(request: Request) -> Context:
+    """Resolve the person, contact point, debts and plausible zones of a request."""
+    debtor = request.debtor
+    proposed = request.proposed
+    country, region = _region_of(debtor.jurisdiction)
+    address = debtor.address
+    if address is not None and address.country:
+        addr_zones = zones_for_address(address.country, address.region, address.postal_code)
+        phone_region = address.country.upper()
+    else:
+        addr_zones = zones_for_address(country, region, None)
+        phone_region = country
+    phone_region = "GB" if phone_region == "UK" else phone_region
+    debtor_zones: list[str] = []
+    if debtor.timezone:
+        debtor_zones.append(debtor.timezone)
+    for name in (*addr_zones, *_phone_zones(debtor.contact_points, phone_region)):
+        if name not in debtor_zones:
+            debtor_zones.append(name)
+    if not debtor_zones:
+        debtor_zones.append("UTC")
+    primary = debtor.timezone or (addr_zones[0] if addr_zones else debtor_zones[0])
+
+    person_id = proposed.person or debtor.id
+    person: Person | None = None
+    if person_id == debtor.id:
+        role = Role.DEBTOR
+        own_points = debtor.contact_points
+        zones = tuple(debtor_zones)
+    else:
+        person = next(p for p in request.persons if p.id == person_id)
+        role = person.role
+        own_points = person.contact_points
+        person_zones = _phone_zones(own_points, phone_region)
+        if role is Role.SPOUSE:
+            person_zones = list(dict.fromkeys([*debtor_zones, *person_zones]))
+        zones = tuple(person_zones) or (primary,)
+    points = {cp.id: cp for cp in own_points}
+    point = points.get(proposed.contact_point) if proposed.contact_point else None
+    if point is not None and point.kind is ContactKind.PHONE and role is not Role.DEBTOR:
+        zones = tuple(dict.fromkeys([*zones_for_phone(point.value, phone_region), *zones])) or zones
+
+    debts = {d.id: d for d in request.debts}
+    debt_ids = proposed.debts or tuple(debts) or (ALL_DEBTS,)
+    history = tuple(sorted(request.history, key=lambda e: e.at))
+    person_events = tuple(e for e in history if (e.person or debtor.id) == person_id)
+    now = request.now
+    return Context(
+        request=request,
+        now=now,
+        actor=request.actor,
+        channel=proposed.channel,
+        person_id=person_id,
+        role=role,
+        person=person,
+        point=point,
+        points=points,
+        debt_ids=debt_ids,
+        debts=debts,
+        flags=debtor.flags,
+        primary=primary,
+        zones=zones,
+        today=local_date(now, zone(primary)),
+        history=history,
+        person_events=person_events,
+    )
+
+
+def is_outbound(event: HistoryEvent) -> bool:
+    """Outbound events only."""
+    return event.direction is Direction.OUTBOUND

@@ -1,0 +1,657 @@
+"""Importing accounts: validate whole columns, derive schedules, write debtors, accounts and ledger in bulk.
+
+The import key is ``account_id`` (and ``debtor_id`` for debtors). The whole file is one transaction:
+it lands entirely (good rows) or not at all. Rejected rows go to the rejects file with their row
+number, field and reason; good rows are imported regardless.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import phonenumbers
+import polars as pl
+from sqlalchemy import Engine, select
+
+from arrears.domain.money import CURRENCY_EXPONENTS, parse_decimal, to_minor
+from arrears.domain.products import Product
+from arrears.domain.schedule_frame import schedule_frame
+from arrears.errors import ValidationError
+from arrears.portfolio import checks
+from arrears.portfolio.checks import PROBLEMS, collect_problems, column_problems, parse_date, problem
+from arrears.portfolio.products import ensure_builtin_products, product_catalogue
+from arrears.portfolio.readers import ROW, read_batches
+from arrears.portfolio.report import ImportReport, RejectSink
+from arrears.portfolio.schema import ACCOUNT_COLUMNS
+from arrears.store import bulk, personal, tables
+from arrears.store.db import UnitOfWork
+from arrears.store.personal import PersonalKind
+
+__all__ = ["import_accounts"]
+
+REQUIRED = [c.name for c in ACCOUNT_COLUMNS if c.required]
+BALANCES = ("principal", "interest", "penalty", "compound", "fee", "cost")
+DEBTOR_COLUMNS = (
+    "debtor_id", "debtor_name", "national_id", "mobile_phone", "home_phone", "work_phone", "email",
+    "address", "city", "region", "country", "jurisdiction", "timezone", "language", "employer",
+    "monthly_income", "emergency_contact_name", "emergency_contact_relation", "emergency_contact_phone",
+)  # fmt: skip
+_CN_MOBILE = r"^(?:\+?86)?1[3-9]\d{9}$"
+_EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+ProgressFn = Callable[[int], None]
+
+
+def _ensure_columns(frame: pl.DataFrame) -> pl.DataFrame:
+    missing = [c.name for c in ACCOUNT_COLUMNS if c.name not in frame.columns]
+    return frame.with_columns([pl.lit(None, dtype=pl.String).alias(name) for name in missing])
+
+
+def _row_hash(columns: list[str]) -> pl.Expr:
+    joined = pl.concat_str([pl.col(c).fill_null("\x00") for c in columns], separator="\x1f")
+    return joined.hash(seed=20261128).cast(pl.String)
+
+
+def _phone_e164(frame: pl.DataFrame, name: str) -> tuple[pl.Series, pl.Series]:
+    """E.164 phone numbers and a problem column; the common Chinese mobile form is handled in bulk,
+    anything else goes through ``phonenumbers`` (with the row's country as the default region)."""
+    raw = frame[name].str.strip_chars().str.replace_all(r"[\s\-()]", "")
+    fast = raw.str.contains(_CN_MOBILE).fill_null(False)
+    e164 = pl.Series(name, [None] * frame.height, dtype=pl.String)
+    e164 = pl.select(pl.when(fast).then(pl.lit("+86") + raw.str.slice(-11)).otherwise(e164)).to_series()
+    slow_idx = ((~fast) & raw.is_not_null() & (raw != "")).arg_true().to_list()
+    values = e164.to_list()
+    problems: list[str | None] = [None] * frame.height
+    countries = frame["country"].to_list()
+    for i in slow_idx:
+        text = raw[i]
+        region = (countries[i] or "CN").upper()
+        try:
+            number = phonenumbers.parse(text, region)
+        except phonenumbers.NumberParseException:
+            problems[i] = f"{name}\t'{text}' is not a phone number"
+            continue
+        if not phonenumbers.is_valid_number(number):
+            problems[i] = f"{name}\t'{text}' is not a valid phone number for {region}"
+            continue
+        values[i] = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return pl.Series(name, values, dtype=pl.String), pl.Series(f"_p_{name}", problems, dtype=pl.String)
+
+
+def _explicit_schedules(frame: pl.DataFrame) -> tuple[pl.DataFrame, dict[int, str]]:
+    """Parse ``due_schedule`` JSON for the rows that have one (rare: a Python loop is fine here)."""
+    items: list[tuple[int, int, dt.date, int, int]] = []
+    problems: dict[int, str] = {}
+    sub = frame.filter(pl.col("due_schedule").is_not_null())
+    for row, text, currency in sub.select(ROW, "due_schedule", "currency").iter_rows():
+        try:
+            parsed = json.loads(text)
+            if not isinstance(parsed, list) or not parsed:
+                raise ValueError("must be a non-empty JSON array")
+            previous: dt.date | None = None
+            for n, item in enumerate(parsed, start=1):
+                if not isinstance(item, dict):
+                    raise ValueError(f"item {n} must be an object with due_on, principal, interest")
+                due_on = dt.date.fromisoformat(str(item["due_on"]))
+                if previous is not None and due_on <= previous:
+                    raise ValueError(f"item {n}: due dates must increase")
+                previous = due_on
+                principal = to_minor(
+                    parse_decimal(str(item.get("principal", "0")), field="principal"), currency
+                )
+                interest = to_minor(parse_decimal(str(item.get("interest", "0")), field="interest"), currency)
+                if principal < 0 or interest < 0:
+                    raise ValueError(f"item {n}: amounts must not be negative")
+                items.append((row, n, due_on, principal, interest))
+        except (ValueError, KeyError, TypeError, ValidationError) as exc:
+            message = exc.message if isinstance(exc, ValidationError) else str(exc)
+            if isinstance(exc, KeyError):
+                message = f"an item lacks {exc}"
+            problems[row] = f"due_schedule\t{message}"
+    schema = {
+        ROW: pl.Int64, "number": pl.Int32, "due_on": pl.Date, "principal_minor": pl.Int64,
+        "interest_minor": pl.Int64,
+    }  # fmt: skip
+    good = [i for i in items if i[0] not in problems]
+    return pl.DataFrame(good, schema=schema, orient="row"), problems
+
+
+def _validate(frame: pl.DataFrame, products: dict[str, Product], seen: set[str]) -> pl.DataFrame:
+    """Typed columns plus ``_problems`` for every row of the batch."""
+    frame = _ensure_columns(frame)
+    currency_of = {code: p.currency for code, p in products.items()}
+    rounding_of = {code: str(p.rounding) for code, p in products.items()}
+    product = pl.col("product").str.strip_chars()
+    frame = frame.with_columns(
+        pl.coalesce(pl.col("currency").str.strip_chars().str.to_uppercase(),
+                    checks.lookup(currency_of, product, pl.String)).alias("currency"),
+        checks.lookup(currency_of, product, pl.String).alias("_product_currency"),
+        checks.lookup(rounding_of, product, pl.String).alias("_rounding"),
+    )  # fmt: skip
+    exponent = checks.lookup(CURRENCY_EXPONENTS, pl.col("currency"), pl.Int32)
+    frame = frame.with_columns(exponent.alias("_exp"))
+    num, den = checks.rate_parts("annual_rate")
+    opened = parse_date("opened_on")
+    typed = [
+        num.alias("_rate_num"),
+        den.alias("_rate_den"),
+        pl.col("term_months").str.strip_chars().cast(pl.Int32, strict=False).alias("_term"),
+        opened.alias("_opened_on"),
+        pl.coalesce(parse_date("first_due_on"), opened.dt.offset_by("1mo")).alias("_first_due_on"),
+        parse_date("balances_as_of").alias("_as_of"),
+        pl.coalesce(pl.col("schedule_method").str.strip_chars(), pl.lit("equal-installment")).alias(
+            "_method"
+        ),
+        checks.money_minor("principal", pl.col("_exp")).alias("_principal"),
+        checks.money_minor("monthly_income", pl.col("_exp")).alias("_income"),
+    ]
+    typed += [
+        checks.money_minor(f"{b}_balance", pl.col("_exp"))
+        .fill_null(pl.when(pl.col(f"{b}_balance").is_null()).then(0))
+        .alias(f"_{b}_balance")
+        for b in BALANCES
+    ]
+    frame = frame.with_columns(typed)
+    is_cn = pl.coalesce(
+        pl.col("jurisdiction").str.strip_chars().str.to_uppercase(),
+        pl.col("country").str.strip_chars().str.to_uppercase(),
+        pl.lit("CN"),
+    ).str.starts_with("CN")
+    money_cols = ["principal", "monthly_income", *(f"{b}_balance" for b in BALANCES)]
+    cross = [
+        problem("product", pl.col("product").is_not_null() & pl.col("_product_currency").is_null(),
+                pl.lit("unknown product '") + product + pl.lit("'; see `arrears product list`")),
+        problem("currency", pl.col("_product_currency").is_not_null()
+                & (pl.col("currency") != pl.col("_product_currency")),
+                pl.lit("is ") + pl.col("currency") + pl.lit(" but product ") + product
+                + pl.lit(" is in ") + pl.col("_product_currency")),
+        problem("currency", pl.col("currency").is_not_null() & pl.col("_exp").is_null(),
+                pl.lit("unknown currency '") + pl.col("currency") + pl.lit("'")),
+        *[problem(m, pl.col(m).is_not_null() & pl.col("_exp").is_not_null()
+                  & pl.col(m).str.contains(r"^\d[\d,]*(\.\d+)?$")
+                  & checks.money_minor(m, pl.col("_exp")).is_null(),
+                  pl.lit("has more decimal places than ") + pl.col("currency") + pl.lit(" allows"))
+          for m in money_cols],
+        problem("principal", pl.col("_principal") == 0, "must be greater than zero"),
+        problem("annual_rate", pl.col("_rate_num") > pl.col("_rate_den") * 10, "must be between 0 and 10"),
+        problem("term_months", (pl.col("_term") < 1) | (pl.col("_term") > 600), "must be between 1 and 600"),
+        problem("first_due_on", pl.col("_first_due_on") <= pl.col("_opened_on"), "must be after opened_on"),
+        problem("balances_as_of", pl.col("_as_of") < pl.col("_opened_on"), "is before opened_on"),
+        problem("principal_balance", pl.col("_principal_balance") > pl.col("_principal"),
+                "is more than the principal lent"),
+        problem("national_id", is_cn & pl.col("national_id").is_not_null(),
+                checks.cn_national_id_problem("national_id", latest_birth=pl.col("_opened_on"))),
+        problem("email", pl.col("email").is_not_null()
+                & ~pl.col("email").str.strip_chars().str.contains(_EMAIL),
+                pl.lit("'") + pl.col("email") + pl.lit("' is not an email address")),
+        problem("account_id", pl.col("account_id").str.strip_chars().is_in(list(seen)),
+                "appears more than once; the first row was taken"),
+        problem("account_id", pl.col("account_id").str.strip_chars().is_duplicated()
+                & (pl.int_range(pl.len()).over(pl.col("account_id").str.strip_chars()) > 0),
+                "appears more than once; the first row was taken"),
+    ]  # fmt: skip
+    frame = collect_problems(frame, [*column_problems(ACCOUNT_COLUMNS, frame.columns), *cross])
+    phones = {}
+    for name in ("mobile_phone", "home_phone", "work_phone", "emergency_contact_phone"):
+        values, found = _phone_e164(frame, name)
+        phones[name] = values
+        frame = frame.with_columns(
+            pl.when(found.is_not_null()).then(pl.col(PROBLEMS).list.concat(pl.concat_list(found)))
+            .otherwise(pl.col(PROBLEMS)).alias(PROBLEMS)
+        )  # fmt: skip
+    return frame.with_columns([phones[n].alias(f"_{n}") for n in phones])
+
+
+def _reconcile(frame: pl.DataFrame, explicit: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Build schedules for valid rows and check the balances against them.
+
+    Returns the frame with new problems and the schedule items (one row per instalment).
+    """
+    ok = frame.filter(pl.col(PROBLEMS).list.len() == 0)
+    by_terms = ok.filter(pl.col("due_schedule").is_null())
+    generated = schedule_frame(
+        by_terms.select(
+            pl.col(ROW).alias("key"),
+            pl.col("_principal").alias("principal_minor"),
+            pl.col("_rate_num").alias("rate_num"),
+            pl.col("_rate_den").alias("rate_den"),
+            pl.col("_term").alias("term"),
+            pl.col("_method").alias("method"),
+            parse_date("first_due_on").alias("first_due_on"),
+            pl.col("_opened_on").alias("start_on"),
+            pl.col("_rounding").alias("rounding"),
+        )
+    ).rename({"key": ROW})
+    items = pl.concat([generated.select(explicit.columns), explicit], how="vertical")
+    as_of = ok.select(ROW, "_as_of", "_principal", "_principal_balance", "_interest_balance")
+    totals = (
+        items.join(as_of, on=ROW)
+        .group_by(ROW)
+        .agg(
+            pl.col("principal_minor").sum().alias("_sched_principal"),
+            pl.col("principal_minor")
+            .filter(pl.col("due_on") > pl.col("_as_of"))
+            .sum()
+            .alias("_future_principal"),
+            (pl.col("principal_minor") + pl.col("interest_minor"))
+            .filter(pl.col("due_on") <= pl.col("_as_of"))
+            .sum()
+            .alias("_due_total"),
+        )
+    )
+    frame = frame.join(totals, on=ROW, how="left")
+    overdue = pl.col("_principal_balance") - pl.col("_future_principal") + pl.col("_interest_balance")
+    recon = [
+        problem("due_schedule", pl.col("due_schedule").is_not_null() & (pl.col("_sched_principal") != pl.col("_principal")),
+                pl.lit("principal of the items sums to ") + pl.col("_sched_principal").cast(pl.String)
+                + pl.lit(" minor units, not the principal")),
+        problem("principal_balance", pl.col("_principal_balance") < pl.col("_future_principal"),
+                pl.lit("is below the principal not yet due by the schedule; send the rescheduled due_schedule")),
+        problem("interest_balance", (pl.col("_principal_balance") >= pl.col("_future_principal"))
+                & (overdue > pl.col("_due_total")),
+                pl.lit("overdue principal plus interest_balance is more than the schedule has made due "
+                       "by balances_as_of")),
+    ]  # fmt: skip
+    frame = frame.with_columns(pl.col(PROBLEMS).list.concat(pl.concat_list(recon).list.drop_nulls()))
+    return frame, items
+
+
+def _schedule_json(items: pl.DataFrame) -> pl.DataFrame:
+    """One JSON text per row: {"due_on": [...], "principal": [...], "interest": [...]} in due order."""
+    return (
+        items.sort(ROW, "number")
+        .group_by(ROW, maintain_order=True)
+        .agg(
+            pl.format('"{}"', pl.col("due_on").dt.strftime("%Y-%m-%d")).str.join(",").alias("_d"),
+            pl.col("principal_minor").cast(pl.String).str.join(",").alias("_p"),
+            pl.col("interest_minor").cast(pl.String).str.join(",").alias("_i"),
+        )
+        .select(
+            ROW,
+            pl.concat_str(
+                pl.lit('{"due_on":['),
+                "_d",
+                pl.lit('],"principal":['),
+                "_p",
+                pl.lit('],"interest":['),
+                "_i",
+                pl.lit("]}"),
+            ).alias("_schedule"),
+        )
+    )
+
+
+def import_accounts(
+    *,
+    engine: Engine,
+    path: Path,
+    actor: str,
+    now: dt.datetime,
+    batch_rows: int = 20_000,
+    progress: ProgressFn | None = None,
+) -> ImportReport:
+    """Import an accounts file (see docs/data-formats.md). Returns counts and where rejects went."""
+    batches = read_batches(path, required=REQUIRED, batch_rows=batch_rows)
+    report = ImportReport(kind="accounts", source=str(path))
+    sink = RejectSink(path)
+    seen_accounts: set[str] = set()
+    seen_debtors: dict[str, int] = {}
+    with UnitOfWork(engine) as uow:
+        ensure_builtin_products(uow.session, now=now)
+        products = product_catalogue(uow.session)
+        for batch in batches:
+            sink.add_many(batch.problems)
+            report.rows_read += batch.frame.height + len(batch.problems)
+            frame = _validate(batch.frame, products, seen_accounts)
+            explicit, schedule_problems = _explicit_schedules(frame.filter(pl.col(PROBLEMS).list.len() == 0))
+            if schedule_problems:
+                bad = pl.DataFrame(
+                    {ROW: list(schedule_problems), "_extra": list(schedule_problems.values())},
+                    schema={ROW: pl.Int64, "_extra": pl.String},
+                )
+                frame = frame.join(bad, on=ROW, how="left").with_columns(
+                    pl.when(pl.col("_extra").is_not_null())
+                    .then(pl.col(PROBLEMS).list.concat(pl.concat_list("_extra")))
+                    .otherwise(pl.col(PROBLEMS))
+                    .alias(PROBLEMS)
+                )
+            frame, items = _reconcile(frame, explicit)
+            rejected = frame.filter(pl.col(PROBLEMS).list.len() > 0)
+            sink.add_frame(rejected.select(ROW, PROBLEMS))
+            report.rows_rejected += rejected.height + len(batch.problems)
+            good = frame.filter(pl.col(PROBLEMS).list.len() == 0).with_columns(
+                pl.col("account_id").str.strip_chars(), pl.col("debtor_id").str.strip_chars()
+            )
+            seen_accounts.update(good["account_id"].to_list())
+            good = good.join(_schedule_json(items), on=ROW, how="left")
+            _write(uow, good, report, seen_debtors, now=now)
+            if progress is not None:
+                progress(batch.frame.height + len(batch.problems))
+        report.rejects_path = sink.finish()
+        run = tables.ImportRun(
+            kind="accounts", source=str(path), actor=actor, started_at=now, finished_at=now,
+            rows_read=report.rows_read, rows_inserted=report.rows_inserted, rows_updated=report.rows_updated,
+            rows_unchanged=report.rows_unchanged, rows_rejected=report.rows_rejected,
+            rejects_path=str(report.rejects_path) if report.rejects_path else None,
+        )  # fmt: skip
+        uow.session.add(run)
+        uow.session.flush()
+        report.run_id = run.id
+        uow.session.add(
+            tables.AuditEvent(
+                at=now, actor=actor, action="portfolio.accounts_imported", subject_type="import_run",
+                subject_id=str(run.id), payload=report.counts(),
+            )
+        )  # fmt: skip
+        uow.commit()
+    sink.publish()
+    return report
+
+
+def _existing(
+    conn: object, table: type[tables.Account] | type[tables.Debtor], ids: list[str]
+) -> pl.DataFrame:
+    from sqlalchemy import Connection
+
+    assert isinstance(conn, Connection)
+    rows: list[tuple[str, int, str]] = []
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start : start + 5000]
+        rows += conn.execute(
+            select(table.external_id, table.id, table.row_hash).where(table.external_id.in_(chunk))
+        ).all()
+    return pl.DataFrame(rows, schema={"external_id": pl.String, "id": pl.Int64, "stored_hash": pl.String},
+                        orient="row")  # fmt: skip
+
+
+def _write(
+    uow: UnitOfWork,
+    good: pl.DataFrame,
+    report: ImportReport,
+    seen_debtors: dict[str, int],
+    *,
+    now: dt.datetime,
+) -> None:
+    if good.height == 0:
+        return
+    conn = uow.connection
+    good = good.with_columns(
+        _row_hash([c.name for c in ACCOUNT_COLUMNS]).alias("_account_hash"),
+        _row_hash(list(DEBTOR_COLUMNS)).alias("_debtor_hash"),
+    )
+    debtor_ids = _write_debtors(conn, good, seen_debtors, now=now)
+    good = good.join(debtor_ids, left_on="debtor_id", right_on="external_id", how="left")
+    existing = _existing(conn, tables.Account, good["account_id"].to_list())
+    good = good.join(existing, left_on="account_id", right_on="external_id", how="left")
+    new = good.filter(pl.col("id").is_null())
+    changed = good.filter(pl.col("id").is_not_null() & (pl.col("stored_hash") != pl.col("_account_hash")))
+    report.rows_unchanged += good.height - new.height - changed.height
+    report.rows_inserted += new.height
+    report.rows_updated += changed.height
+
+    if new.height:
+        new = new.with_columns(bulk.allocate_ids(conn, "accounts", new.height).alias("id"))
+        bulk.insert_frame(conn, "accounts", _account_columns(new, now=now))
+        bulk.insert_frame(conn, "ledger_entries", _opening_entries(new, conn, now=now))
+    if changed.height:
+        bulk.update_rows(
+            conn,
+            tables.Account.__table__,  # type: ignore[arg-type]
+            "id",
+            _account_columns(changed, now=now).drop("external_id", "created_at", "version"),
+        )
+        bulk.insert_frame(conn, "ledger_entries", _sync_entries(changed, conn, now=now))
+
+
+def _account_columns(frame: pl.DataFrame, *, now: dt.datetime) -> pl.DataFrame:
+    return frame.select(
+        pl.col("id"),
+        pl.col("account_id").alias("external_id"),
+        pl.col("debtor_pk").alias("debtor_id"),
+        pl.col("product").str.strip_chars().alias("product_code"),
+        pl.col("currency"),
+        pl.col("_principal").alias("principal_minor"),
+        pl.col("annual_rate").str.strip_chars().alias("annual_rate"),
+        pl.col("_term").alias("term_months"),
+        pl.when(pl.col("due_schedule").is_null()).then(pl.col("_method")).otherwise(pl.lit("explicit"))
+        .alias("schedule_method"),
+        pl.col("_opened_on").alias("opened_on"),
+        pl.col("_first_due_on").alias("first_due_on"),
+        pl.col("_schedule").alias("schedule"),
+        pl.col("_as_of").alias("charged_through_on"),
+        pl.lit("open").alias("status"),
+        pl.col("_account_hash").alias("row_hash"),
+        pl.lit(now).alias("created_at"),
+        pl.lit(now).alias("updated_at"),
+        pl.lit(1).alias("version"),
+    )  # fmt: skip
+
+
+def _entry_frame(frame: pl.DataFrame, amounts: dict[str, pl.Expr], *, kind: str, key: pl.Expr,
+                 conn: object, now: dt.datetime, memo: str) -> pl.DataFrame:  # fmt: skip
+    from sqlalchemy import Connection
+
+    assert isinstance(conn, Connection)
+    out = frame.select(
+        pl.col("id").alias("account_id"),
+        key.alias("key"),
+        pl.lit(kind).alias("kind"),
+        pl.col("_as_of").alias("effective_on"),
+        pl.lit(now).alias("posted_at"),
+        *[amounts[b].alias(f"{b}_minor") for b in BALANCES],
+        pl.lit(None, dtype=pl.String).alias("reverses_key"),
+        pl.lit(memo).alias("memo"),
+    )
+    out = out.filter(pl.any_horizontal([pl.col(f"{b}_minor") != 0 for b in BALANCES]))
+    return out.with_columns(bulk.allocate_ids(conn, "ledger_entries", out.height).alias("id"))
+
+
+def _opening_entries(frame: pl.DataFrame, conn: object, *, now: dt.datetime) -> pl.DataFrame:
+    amounts = {b: pl.col(f"_{b}_balance") for b in BALANCES}
+    return _entry_frame(frame, amounts, kind="opening", key=pl.lit("opening"), conn=conn, now=now,
+                        memo="balances taken over at import")  # fmt: skip
+
+
+def _sync_entries(frame: pl.DataFrame, conn: object, *, now: dt.datetime) -> pl.DataFrame:
+    """Adjustments that bring each changed account's ledger to the balances in the new row."""
+    from sqlalchemy import Connection, func
+
+    assert isinstance(conn, Connection)
+    ids = frame["id"].to_list()
+    e = tables.LedgerEntry
+    rows: list[tuple[int, ...]] = []
+    for start in range(0, len(ids), 5000):
+        rows += conn.execute(
+            select(e.account_id, *[func.sum(getattr(e, f"{b}_minor")) for b in BALANCES])
+            .where(e.account_id.in_(ids[start : start + 5000]))
+            .group_by(e.account_id)
+        ).all()
+    current = pl.DataFrame(
+        rows, schema={"id": pl.Int64, **{f"_cur_{b}": pl.Int64 for b in BALANCES}}, orient="row"
+    )
+    frame = frame.join(current, on="id", how="left")
+    amounts = {b: pl.col(f"_{b}_balance") - pl.col(f"_cur_{b}").fill_null(0) for b in BALANCES}
+    return _entry_frame(frame, amounts, kind="adjustment", key=pl.lit("sync:") + pl.col("_account_hash"),
+                        conn=conn, now=now, memo="balances restated by the loan system")  # fmt: skip
+
+
+def _write_debtors(
+    conn: object, good: pl.DataFrame, seen: dict[str, int], *, now: dt.datetime
+) -> pl.DataFrame:
+    """Insert new debtors (first row of each in the file wins), update changed ones; returns ids."""
+    from sqlalchemy import Connection
+
+    assert isinstance(conn, Connection)
+    firsts = good.unique(subset="debtor_id", keep="first", maintain_order=True)
+    known = firsts.filter(pl.col("debtor_id").is_in(list(seen)))
+    fresh = firsts.filter(~pl.col("debtor_id").is_in(list(seen)))
+    existing = _existing(conn, tables.Debtor, fresh["debtor_id"].to_list())
+    fresh = fresh.join(existing, left_on="debtor_id", right_on="external_id", how="left")
+    new = fresh.filter(pl.col("id").is_null())
+    changed = fresh.filter(pl.col("id").is_not_null() & (pl.col("stored_hash") != pl.col("_debtor_hash")))
+    if new.height:
+        new = new.with_columns(bulk.allocate_ids(conn, "debtors", new.height).alias("id"))
+        bulk.insert_frame(conn, "debtors", _debtor_columns(new, now=now))
+        _write_contacts(conn, new, now=now)
+    if changed.height:
+        bulk.update_rows(
+            conn,
+            tables.Debtor.__table__,  # type: ignore[arg-type]
+            "id",
+            _debtor_columns(changed, now=now).drop("external_id", "created_at", "version"),
+        )
+        _write_contacts(conn, changed, now=now, only_new=True)
+    ids = pl.concat(
+        [
+            fresh.select(pl.col("debtor_id").alias("external_id"), pl.col("id").alias("debtor_pk")).filter(
+                pl.col("debtor_pk").is_not_null()
+            ),
+            new.select(pl.col("debtor_id").alias("external_id"), pl.col("id").alias("debtor_pk")),
+            known.select(pl.col("debtor_id").alias("external_id")).join(
+                pl.DataFrame(
+                    {"external_id": list(seen), "debtor_pk": list(seen.values())},
+                    schema={"external_id": pl.String, "debtor_pk": pl.Int64},
+                ),
+                on="external_id",
+            ),
+        ]
+    ).unique(subset="external_id", keep="first")
+    seen.update(dict(ids.iter_rows()))
+    return ids
+
+
+def _sealed(kind: PersonalKind, column: str) -> pl.Expr:
+    return pl.col(column).map_batches(lambda s: personal.seal_column(kind, s), return_dtype=pl.String)
+
+
+def _debtor_columns(frame: pl.DataFrame, *, now: dt.datetime) -> pl.DataFrame:
+    country = pl.col("country").str.strip_chars().str.to_uppercase()
+    jurisdiction = pl.coalesce(
+        pl.col("jurisdiction").str.strip_chars().str.to_uppercase(), country, pl.lit("CN")
+    )
+    national_id = pl.col("national_id").str.strip_chars().str.to_uppercase()
+    return frame.with_columns(national_id.alias("national_id")).select(
+        pl.col("id"),
+        pl.col("debtor_id").alias("external_id"),
+        jurisdiction.alias("jurisdiction"),
+        pl.col("timezone").str.strip_chars().alias("timezone"),
+        pl.coalesce(pl.col("language"), pl.when(jurisdiction.str.starts_with("CN")).then(pl.lit("zh"))
+                    .otherwise(pl.lit("en"))).alias("language"),
+        _sealed(PersonalKind.NAME, "debtor_name").alias("name"),
+        _sealed(PersonalKind.NATIONAL_ID, "national_id").alias("national_id"),
+        pl.col("national_id").map_batches(lambda s: personal.lookup_key_column(PersonalKind.NATIONAL_ID, s),
+                                          return_dtype=pl.String).alias("national_id_lookup"),
+        _sealed(PersonalKind.EMPLOYER, "employer").alias("employer"),
+        _sealed(PersonalKind.INCOME, "monthly_income").alias("monthly_income"),
+        country.alias("address_country"),
+        pl.col("region").str.strip_chars().alias("address_region"),
+        pl.col("city").str.strip_chars().alias("address_city"),
+        pl.col("_debtor_hash").alias("row_hash"),
+        pl.lit(now).alias("created_at"),
+        pl.lit(now).alias("updated_at"),
+        pl.lit(1).alias("version"),
+    )  # fmt: skip
+
+
+_CONTACTS = (
+    ("_mobile_phone", "phone", "mobile", PersonalKind.PHONE),
+    ("_home_phone", "phone", "home", PersonalKind.PHONE),
+    ("_work_phone", "phone", "work", PersonalKind.PHONE),
+    ("email", "email", "other", PersonalKind.EMAIL),
+    ("address", "address", "home", PersonalKind.ADDRESS),
+)
+
+
+def _write_contacts(conn: object, debtors: pl.DataFrame, *, now: dt.datetime, only_new: bool = False) -> None:
+    from sqlalchemy import Connection
+
+    assert isinstance(conn, Connection)
+    parts = [
+        debtors.filter(pl.col(source).is_not_null()).select(
+            pl.col("id").alias("debtor_id"),
+            pl.lit(None, dtype=pl.Int64).alias("person_id"),
+            pl.lit(kind).alias("kind"),
+            pl.lit(place).alias("place"),
+            pl.col(source).str.strip_chars().alias("_value"),
+            pl.lit(str(pk)).alias("_pkind"),
+        )
+        for source, kind, place, pk in _CONTACTS
+    ]
+    persons = debtors.filter(pl.col("emergency_contact_name").is_not_null())
+    if only_new and persons.height:
+        # Emergency contacts already on file for these debtors are kept as they are.
+        on_file = {
+            r[0]
+            for r in conn.execute(
+                select(tables.Person.debtor_id).where(tables.Person.debtor_id.in_(persons["id"].to_list()))
+            )
+        }
+        persons = persons.filter(~pl.col("id").is_in(list(on_file)))
+    if persons.height:
+        persons = persons.with_columns(bulk.allocate_ids(conn, "persons", persons.height).alias("_person_id"))
+        bulk.insert_frame(
+            conn,
+            "persons",
+            persons.select(
+                pl.col("_person_id").alias("id"),
+                pl.col("id").alias("debtor_id"),
+                pl.lit("emergency_contact").alias("role"),
+                pl.col("emergency_contact_relation").alias("relation"),
+                _sealed(PersonalKind.NAME, "emergency_contact_name").alias("name"),
+                pl.lit(now).alias("created_at"),
+            ),
+        )
+        parts.append(
+            persons.filter(pl.col("_emergency_contact_phone").is_not_null()).select(
+                pl.col("id").alias("debtor_id"),
+                pl.col("_person_id").alias("person_id"),
+                pl.lit("phone").alias("kind"),
+                pl.lit("mobile").alias("place"),
+                pl.col("_emergency_contact_phone").alias("_value"),
+                pl.lit(str(PersonalKind.PHONE)).alias("_pkind"),
+            )
+        )
+    points = pl.concat(parts)
+    if points.height == 0:
+        return
+    sealed = []
+    for pk, group in points.group_by("_pkind"):
+        kind = PersonalKind(str(pk[0]))
+        sealed.append(
+            group.with_columns(
+                personal.seal_column(kind, group["_value"]).alias("value"),
+                personal.lookup_key_column(kind, group["_value"]).alias("lookup"),
+            )
+        )
+    points = pl.concat(sealed)
+    if only_new:
+        have = {
+            (r[0], r[1])
+            for r in conn.execute(
+                select(tables.ContactPoint.debtor_id, tables.ContactPoint.lookup).where(
+                    tables.ContactPoint.debtor_id.in_(debtors["id"].to_list())
+                )
+            )
+        }
+        points = points.filter(
+            ~pl.struct("debtor_id", "lookup").map_elements(
+                lambda s: (s["debtor_id"], s["lookup"]) in have, return_dtype=pl.Boolean
+            )
+        )
+    points = points.with_columns(bulk.allocate_ids(conn, "contact_points", points.height).alias("id"))
+    bulk.insert_frame(
+        conn,
+        "contact_points",
+        points.select(
+            "id",
+            "debtor_id",
+            "person_id",
+            "kind",
+            "place",
+            "value",
+            "lookup",
+            pl.lit(now).alias("created_at"),
+        ),
+    )

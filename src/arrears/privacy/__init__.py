@@ -1,0 +1,8 @@
+"""Privacy: personal data encrypted at rest, searchable by blind index, masked wherever it is shown.
+
+* :mod:`arrears.privacy.crypto` — the AES-256-GCM key ring and HMAC blind indexes;
+* :mod:`arrears.privacy.masking` — masked display forms (``110***********1234``, ``138****0001``);
+* :mod:`arrears.privacy.logging` — a logging filter that masks personal data in log records.
+
+Validation of the values themselves is pure domain logic, in :mod:`arrears.domain.identity`.
+"""
