@@ -16,6 +16,7 @@ import phonenumbers
 import polars as pl
 from sqlalchemy import Engine, select
 
+from arrears.audit.log import record_event
 from arrears.domain.money import CURRENCY_EXPONENTS, parse_decimal, to_minor
 from arrears.domain.products import Product
 from arrears.domain.schedule_frame import schedule_frame
@@ -339,11 +340,9 @@ def import_accounts(
         uow.session.add(run)
         uow.session.flush()
         report.run_id = run.id
-        uow.session.add(
-            tables.AuditEvent(
-                at=now, actor=actor, action="portfolio.accounts_imported", subject_type="import_run",
-                subject_id=str(run.id), payload=report.counts(),
-            )
+        record_event(
+            uow.session, actor=actor, action="portfolio.accounts_imported", subject_type="import_run",
+            subject_id=str(run.id), at=now, details=report.counts(),
         )  # fmt: skip
         uow.commit()
     sink.publish()

@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Connection, Engine, insert, select, update
 
+from arrears.audit.log import record_event
 from arrears.domain.allocation import allocate, allocate_frame, resolve_order
 from arrears.domain.ledger import Component
 from arrears.domain.money import CURRENCY_EXPONENTS, from_minor
@@ -151,11 +152,9 @@ def import_payments(*, engine: Engine, path: Path, actor: str, now: dt.datetime,
         uow.session.add(run)
         uow.session.flush()
         report.run_id = run.id
-        uow.session.add(
-            tables.AuditEvent(
-                at=now, actor=actor, action="portfolio.payments_imported", subject_type="import_run",
-                subject_id=str(run.id), payload=report.counts(),
-            )
+        record_event(
+            uow.session, actor=actor, action="portfolio.payments_imported", subject_type="import_run",
+            subject_id=str(run.id), at=now, details=report.counts(),
         )  # fmt: skip
         uow.commit()
     sink.publish()

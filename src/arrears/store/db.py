@@ -97,20 +97,26 @@ def _alembic_config(engine: Engine) -> Config:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> str | None:
-    """Bring the schema to ``revision``; returns the revision now in force."""
+def upgrade(engine: Engine, revision: str = "heads") -> str | None:
+    """Bring the schema to ``revision`` (every branch head by default); returns the revisions in force."""
     command.upgrade(_alembic_config(engine), revision)
     return current_revision(engine)
 
 
+def _join(revisions: tuple[str, ...] | set[str]) -> str | None:
+    return ", ".join(sorted(revisions)) or None
+
+
 def head_revision() -> str | None:
+    """The newest revision of every migration branch this version knows (comma-separated)."""
     script = ScriptDirectory(str(MIGRATIONS))
-    return script.get_current_head()
+    return _join(set(script.get_heads()))
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The revisions the database is at (comma-separated), or None for an empty database."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        return _join(set(MigrationContext.configure(conn).get_current_heads()))
 
 
 def require_current_schema(engine: Engine) -> None:
