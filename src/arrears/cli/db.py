@@ -15,14 +15,14 @@ app = typer.Typer(help="Database schema: create or upgrade it, show its revision
 @handle_errors
 def upgrade_command() -> None:
     """Create the schema or bring it to the newest revision (safe to run again)."""
-    engine = bootstrap.engine(check_schema=False)
-    revision = upgrade(engine)
-    console.print(f"database {engine.url.render_as_string(hide_password=True)} is at revision {revision}")
+    with bootstrap.open_engine(check_schema=False) as engine:
+        revision = upgrade(engine)
+        console.print(f"database {engine.url.render_as_string(hide_password=True)} is at revision {revision}")
 
 
 @app.command("current")
 @handle_errors
 def current_command() -> None:
     """Show the schema revision of the database and the newest one this version knows."""
-    engine = bootstrap.engine(check_schema=False)
-    console.print(f"current: {current_revision(engine) or 'none'}; newest: {head_revision()}")
+    with bootstrap.open_engine(check_schema=False) as engine:
+        console.print(f"current: {current_revision(engine) or 'none'}; newest: {head_revision()}")

@@ -58,10 +58,9 @@ def _count_lines(path: Path) -> int | None:
 
 def _run_import(kind: str, path: Path, as_json: bool) -> None:
     settings = bootstrap.settings()
-    engine = bootstrap.engine()
     total = _count_lines(path)
     runner = import_accounts if kind == "accounts" else import_payments
-    with Progress(
+    with bootstrap.open_engine() as engine, Progress(
         SpinnerColumn(), TextColumn(f"importing {kind}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=err_console, disable=as_json or not err_console.is_terminal, transient=True,
     ) as progress:  # fmt: skip
@@ -112,9 +111,9 @@ def account_show(
     as_json: JsonFlag = False,
 ) -> None:
     """Balances by component, days past due, bucket, schedule and ledger of one account."""
-    engine = bootstrap.engine()
-    with UnitOfWork(engine) as uow:
-        view = account_view(uow.session, account_id, as_of=_as_of(as_of))
+    day = _as_of(as_of)
+    with bootstrap.open_engine() as engine, UnitOfWork(engine) as uow:
+        view = account_view(uow.session, account_id, as_of=day)
     if as_json:
         print_json(view.__dict__)
         return
@@ -155,7 +154,9 @@ def account_show(
 @handle_errors
 def portfolio_summary_command(as_of: AsOf = None, as_json: JsonFlag = False) -> None:
     """Accounts, balances and overdue amounts by delinquency bucket."""
-    rows = portfolio_summary(bootstrap.engine(), as_of=_as_of(as_of))
+    day = _as_of(as_of)
+    with bootstrap.open_engine() as engine:
+        rows = portfolio_summary(engine, as_of=day)
     if as_json:
         print_json({"buckets": [r.__dict__ for r in rows]})
         return
@@ -171,7 +172,7 @@ def portfolio_summary_command(as_of: AsOf = None, as_json: JsonFlag = False) -> 
 @handle_errors
 def product_list(as_json: JsonFlag = False) -> None:
     """The products accounts can be imported under."""
-    with UnitOfWork(bootstrap.engine()) as uow:
+    with bootstrap.open_engine() as engine, UnitOfWork(engine) as uow:
         ensure_builtin_products(uow.session, now=utcnow())
         products = product_catalogue(uow.session)
         uow.commit()
@@ -190,7 +191,7 @@ def product_list(as_json: JsonFlag = False) -> None:
 @handle_errors
 def product_add(file: Annotated[Path, typer.Argument(help="A TOML file of [[product]] tables")]) -> None:
     """Add or replace products from a file (all validated before any is written)."""
-    with UnitOfWork(bootstrap.engine()) as uow:
+    with bootstrap.open_engine() as engine, UnitOfWork(engine) as uow:
         written = add_products(uow.session, file, now=utcnow())
         uow.commit()
     console.print(f"products written: {', '.join(written) or 'none (no changes)'}")

@@ -265,22 +265,11 @@ def _schedule_json(items: pl.DataFrame) -> pl.DataFrame:
         items.sort(ROW, "number")
         .group_by(ROW, maintain_order=True)
         .agg(
-            pl.format('"{}"', pl.col("due_on").dt.strftime("%Y-%m-%d")).str.join(",").alias("_d"),
-            pl.col("principal_minor").cast(pl.String).str.join(",").alias("_p"),
-            pl.col("interest_minor").cast(pl.String).str.join(",").alias("_i"),
+            pl.col("due_on").dt.strftime("%Y-%m-%d"),
+            pl.col("principal_minor").alias("principal"),
+            pl.col("interest_minor").alias("interest"),
         )
-        .select(
-            ROW,
-            pl.concat_str(
-                pl.lit('{"due_on":['),
-                "_d",
-                pl.lit('],"principal":['),
-                "_p",
-                pl.lit('],"interest":['),
-                "_i",
-                pl.lit("]}"),
-            ).alias("_schedule"),
-        )
+        .select(ROW, pl.struct("due_on", "principal", "interest").struct.json_encode().alias("_schedule"))
     )
 
 

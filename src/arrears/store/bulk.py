@@ -8,6 +8,7 @@ SQLite) so that child rows can be written in the same pass without reading ids b
 from __future__ import annotations
 
 import io
+import itertools
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -18,6 +19,7 @@ from sqlalchemy import JSON, Connection, Table, bindparam, update
 __all__ = ["allocate_ids", "insert_frame", "update_rows"]
 
 _SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%6f"
+_SQLITE_MAX_VARIABLES = 32_000  # SQLite >= 3.32 allows 32,766 bound parameters per statement
 
 
 def allocate_ids(conn: Connection, table: str, count: int) -> pl.Series:
@@ -70,19 +72,29 @@ def insert_frame(conn: Connection, table: str, df: pl.DataFrame) -> int:
         frame.write_csv(buffer, include_header=False, null_value="", quote_style="non_numeric")
         with (
             raw.cursor() as cursor,
-            cursor.copy(
-                f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)"
-            ) as copy,
+            cursor.copy(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy,
         ):
             copy.write(buffer.getvalue())
         return df.height
-    placeholders = ", ".join("?" for _ in df.columns)
+    # Many rows per INSERT statement: far fewer calls into SQLite than one execution per row.
+    width = len(df.columns)
+    per_statement = max(1, min(500, _SQLITE_MAX_VARIABLES // width))
+    row_sql = "(" + ", ".join("?" for _ in df.columns) + ")"
+    full_sql = f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([row_sql] * per_statement)
     cursor = raw.cursor()
     try:
-        cursor.executemany(
-            f"INSERT INTO {table} ({columns}) VALUES ({placeholders})",
-            _prepare_sqlite(df).iter_rows(),
-        )
+        prepared = _prepare_sqlite(df)
+        for start in range(0, prepared.height, per_statement):
+            chunk = prepared.slice(start, per_statement)
+            values = list(itertools.chain.from_iterable(chunk.iter_rows()))
+            sql = (
+                full_sql
+                if chunk.height == per_statement
+                else (
+                    f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([row_sql] * chunk.height)
+                )
+            )
+            cursor.execute(sql, values)
     finally:
         cursor.close()
     return df.height
@@ -106,7 +118,10 @@ def update_rows(conn: Connection, table: Table, key: str, df: pl.DataFrame) -> i
     params: list[dict[str, Any]] = [
         {
             "k_key": row[key],
-            **{f"v_{c}": json.loads(row[c]) if c in json_columns and row[c] is not None else row[c] for c in settable},
+            **{
+                f"v_{c}": json.loads(row[c]) if c in json_columns and row[c] is not None else row[c]
+                for c in settable
+            },
         }
         for row in df.iter_rows(named=True)
     ]
