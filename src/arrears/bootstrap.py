@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from sqlalchemy import Engine
 
 from arrears.config import Settings
@@ -9,7 +12,7 @@ from arrears.privacy.crypto import KeyRing
 from arrears.store import personal
 from arrears.store.db import make_engine, require_current_schema
 
-__all__ = ["engine", "install_personal_codec", "key_ring", "settings"]
+__all__ = ["engine", "install_personal_codec", "key_ring", "open_engine", "settings"]
 
 
 def settings() -> Settings:
@@ -64,5 +67,19 @@ def engine(*, check_schema: bool = True) -> Engine:
     install_personal_codec(config)
     built = make_engine(config.database_url)
     if check_schema:
-        require_current_schema(built)
+        try:
+            require_current_schema(built)
+        except Exception:
+            built.dispose()
+            raise
     return built
+
+
+@contextmanager
+def open_engine(*, check_schema: bool = True) -> Iterator[Engine]:
+    """An engine for one command; its connections are closed when the block ends."""
+    built = engine(check_schema=check_schema)
+    try:
+        yield built
+    finally:
+        built.dispose()
