@@ -1,0 +1,121 @@
+"""The daily cycle on SQLite and PostgreSQL: exact accruals, charges on due dates, idempotency, resume."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Connection, Engine, func, select
+
+from arrears.cycle import ledger_steps, runner
+from arrears.cycle.runner import catch_up, run_day
+from arrears.cycle.tables import DailyPosition
+from arrears.portfolio.accounts_import import import_accounts
+from arrears.portfolio.service import account_view
+from arrears.store import tables
+from arrears.store.db import UnitOfWork
+
+from .test_import_accounts import INST, good_row, write_csv
+
+NOW = dt.datetime(2026, 6, 20, 20, 0, tzinfo=dt.UTC)
+
+
+def setup(engine: Engine, tmp_path: Path) -> None:
+    # Balances stated 2026-06-20: instalments 4 and 5 unpaid (overdue principal 1,959.47, interest 172.91).
+    path = write_csv(tmp_path / "a.csv", [good_row("A1"), good_row("A2", debtor="D2")])
+    import_accounts(engine=engine, path=path, actor="tester", now=NOW)
+
+
+def entries(engine: Engine, account: str, as_of: dt.date) -> list[tuple[str, str, Decimal, Decimal, Decimal]]:
+    with UnitOfWork(engine) as uow:
+        view = account_view(uow.session, account, as_of=as_of)
+    return [(e["key"], e["kind"], e["penalty"], e["compound"], e["interest"]) for e in view.ledger]
+
+
+def entry_count(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(tables.LedgerEntry)).scalar_one()
+
+
+def test_daily_penalty_and_compound_are_exact(engine: Engine, tmp_path: Path) -> None:
+    setup(engine, tmp_path)
+    run_day(engine, as_of=dt.date(2026, 6, 22), actor="cycle", now=NOW)
+    # cn-consumer-loan: 罚息 = overdue principal x 12 % x 1.5 / 360; 复利 = overdue interest x 12 % x 1.5 / 360,
+    # exact amounts carried and rounded half-up once: 1,959.47 x 0.0005 = 0.979735 a day -> 0.98, then
+    # round(1.95947) - 0.98 = 0.98; 172.91 x 0.0005 = 0.086455 -> 0.09, then round(0.17291) - 0.09 = 0.08.
+    assert entries(engine, "A1", dt.date(2026, 6, 22)) == [
+        ("opening", "opening", Decimal("12.34"), Decimal("0.00"), INST[3].interest + INST[4].interest),
+        ("accrual:2026-06-21", "accrual", Decimal("0.98"), Decimal("0.09"), Decimal("0.00")),
+        ("accrual:2026-06-22", "accrual", Decimal("0.98"), Decimal("0.08"), Decimal("0.00")),
+    ]
+
+
+def test_interest_falls_due_on_its_date_and_dpd_moves(engine: Engine, tmp_path: Path) -> None:
+    setup(engine, tmp_path)
+    catch_up(engine, through=dt.date(2026, 7, 9), actor="cycle", now=NOW)
+    run_day(engine, as_of=dt.date(2026, 7, 10), actor="cycle", now=NOW)
+    keys = [e[0] for e in entries(engine, "A1", dt.date(2026, 7, 10))]
+    assert "interest:2026-07-10" in keys
+    assert next(k for k in keys if k.startswith("accrual:")) == "accrual:2026-06-21"
+    assert len([k for k in keys if k.startswith("accrual:")]) == 20  # 2026-06-21 .. 2026-07-10
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(DailyPosition.as_of, DailyPosition.dpd, DailyPosition.bucket)
+            .join(tables.Account, tables.Account.id == DailyPosition.account_id)
+            .where(tables.Account.external_id == "A1")
+            .order_by(DailyPosition.as_of)
+        ).all()
+    # The first run ran only the day asked for; from then on every day, in order.
+    assert [r[0] for r in rows] == [dt.date(2026, 7, 9), dt.date(2026, 7, 10)]
+    # Oldest unpaid instalment due 2026-05-10: 60 days on 2026-07-09 (M2), 61 on 2026-07-10 (M3).
+    assert [(r[1], r[2]) for r in rows] == [(60, "M2"), (61, "M3")]
+    with UnitOfWork(engine) as uow:
+        view = account_view(uow.session, "A1", as_of=dt.date(2026, 7, 10))
+    assert view.balances["interest"] == INST[3].interest + INST[4].interest + INST[5].interest
+
+
+def test_rerun_adds_nothing_and_missed_days_are_caught_up_in_order(engine: Engine, tmp_path: Path) -> None:
+    setup(engine, tmp_path)
+    run_day(engine, as_of=dt.date(2026, 6, 21), actor="cycle", now=NOW)
+    before = entry_count(engine)
+    again = run_day(engine, as_of=dt.date(2026, 6, 21), actor="cycle", now=NOW)
+    assert again.skipped == ["accrue[0]", "positions[0]"]
+    assert entry_count(engine) == before
+    reports = catch_up(engine, through=dt.date(2026, 6, 24), actor="cycle", now=NOW)
+    assert [r.as_of for r in reports] == [dt.date(2026, 6, 22), dt.date(2026, 6, 23), dt.date(2026, 6, 24)]
+    # Two accounts, one accrual entry each per day.
+    assert entry_count(engine) == before + 3 * 2
+
+
+def test_a_run_killed_mid_step_finishes_on_rerun(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    setup(engine, tmp_path)
+    reference_dir = tmp_path / "ref"
+    reference_dir.mkdir()
+
+    def dies(conn: Connection, ctx: ledger_steps.CycleContext) -> dict[str, int]:
+        ledger_steps.step_positions(conn, ctx)  # writes, then the process "dies" before commit
+        raise KeyboardInterrupt
+
+    steps = (runner.STEPS[0], runner.Step("positions", dies, "dies"))
+    with pytest.raises(KeyboardInterrupt):
+        run_day(engine, as_of=dt.date(2026, 6, 21), actor="cycle", steps=steps, now=NOW)
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(DailyPosition)).scalar_one() == 0
+    report = run_day(engine, as_of=dt.date(2026, 6, 21), actor="cycle", now=NOW)
+    assert report.skipped == ["accrue[0]"]
+    assert report.steps["positions"]["accounts"] == 2
+    assert [e[0] for e in entries(engine, "A1", dt.date(2026, 6, 21))] == ["opening", "accrual:2026-06-21"]
+
+
+def test_partitions_give_the_same_result(engine: Engine, tmp_path: Path) -> None:
+    setup(engine, tmp_path)
+    report = run_day(engine, as_of=dt.date(2026, 6, 22), actor="cycle", partitions=3, now=NOW)
+    assert report.steps["positions"]["accounts"] == 2
+    assert entries(engine, "A1", dt.date(2026, 6, 22))[1:] == [
+        ("accrual:2026-06-21", "accrual", Decimal("0.98"), Decimal("0.09"), Decimal("0.00")),
+        ("accrual:2026-06-22", "accrual", Decimal("0.98"), Decimal("0.08"), Decimal("0.00")),
+    ]
