@@ -12,7 +12,9 @@ from sqlalchemy import Connection, Engine, func, select
 from arrears.cycle import ledger_steps, runner
 from arrears.cycle.runner import catch_up, run_day
 from arrears.cycle.tables import DailyPosition
+from arrears.domain.schedules import build_schedule
 from arrears.portfolio.accounts_import import import_accounts
+from arrears.portfolio.payments_import import import_payments
 from arrears.portfolio.service import account_view
 from arrears.store import tables
 from arrears.store.db import UnitOfWork
@@ -119,3 +121,47 @@ def test_partitions_give_the_same_result(engine: Engine, tmp_path: Path) -> None
         ("accrual:2026-06-21", "accrual", Decimal("0.98"), Decimal("0.09"), Decimal("0.00")),
         ("accrual:2026-06-22", "accrual", Decimal("0.98"), Decimal("0.08"), Decimal("0.00")),
     ]
+
+
+US_SCHEDULE = build_schedule(
+    principal=Decimal("1200.00"), annual_rate=Decimal("0.12"), months=12, method="equal-installment",
+    start_date=dt.date(2026, 1, 10), currency="USD",
+)  # fmt: skip
+
+
+def us_row(account: str, *, paid: int, fee: str = "0") -> dict[str, str]:
+    """A US instalment loan whose first ``paid`` instalments are paid, balances stated 2026-06-20."""
+    items = US_SCHEDULE.installments
+    principal = Decimal("1200.00") - sum((i.principal for i in items[:paid]), Decimal(0))
+    interest = sum((i.interest for i in items[paid:5]), Decimal(0))
+    return good_row(
+        account, debtor=f"U{account}", product="us-installment", principal="1200.00",
+        principal_balance=str(principal), interest_balance=str(interest), penalty_balance="0",
+        fee_balance=fee, national_id="", mobile_phone="+1 212 555 0100", email="a@example.com",
+        emergency_contact_name="", emergency_contact_relation="", emergency_contact_phone="",
+    )  # fmt: skip
+
+
+def test_late_fee_after_grace_and_never_pyramided(engine: Engine, tmp_path: Path) -> None:
+    # Instalment 6 falls due 2026-07-10; us-installment charges 15.00 once it is short after 10 days of grace.
+    # L1 pays nothing; L2 pays instalment 6 in full on time although a 15.00 fee from earlier is unpaid
+    # (the fees-first waterfall puts 15.00 of it on that fee: still no new fee, 16 CFR 444.4).
+    path = write_csv(tmp_path / "us.csv", [us_row("L1", paid=5), us_row("L2", paid=5, fee="15.00")])
+    assert import_accounts(engine=engine, path=path, actor="tester", now=NOW).rows_inserted == 2
+    payment = US_SCHEDULE.installments[5].payment
+    (tmp_path / "p.csv").write_text(
+        f"payment_id,account_id,amount,received_on\nP1,L2,{payment},2026-07-10\n", encoding="utf-8"
+    )
+    assert import_payments(engine=engine, path=tmp_path / "p.csv", actor="tester", now=NOW).rows_inserted == 1
+    catch_up(engine, through=dt.date(2026, 7, 20), actor="cycle", now=NOW)
+    catch_up(engine, through=dt.date(2026, 7, 22), actor="cycle", now=NOW)
+    # catch_up started at 2026-07-20 (the first run runs the day asked for), then 07-21 and 07-22.
+    fees = {a: [e for e in entries(engine, a, dt.date(2026, 7, 22)) if e[0].startswith("late-fee:")] for a in ("L1", "L2")}
+    assert [e[0] for e in fees["L1"]] == ["late-fee:2026-07-10"]
+    assert fees["L2"] == []
+    with UnitOfWork(engine) as uow:
+        l1 = account_view(uow.session, "L1", as_of=dt.date(2026, 7, 22))
+        l2 = account_view(uow.session, "L2", as_of=dt.date(2026, 7, 22))
+    assert l1.balances["fee"] == Decimal("15.00")
+    assert l2.balances["fee"] == Decimal("0.00")
+    assert l1.ledger[-1]["effective_on"] == dt.date(2026, 7, 21)
