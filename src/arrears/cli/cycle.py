@@ -9,7 +9,7 @@ import typer
 
 from arrears import bootstrap
 from arrears.cli.common import console, err_console, handle_errors, print_json
-from arrears.cycle.runner import STEPS, catch_up
+from arrears.cycle.runner import STEPS, CeleryExecutor, catch_up
 from arrears.store.db import utcnow
 
 
@@ -19,6 +19,9 @@ def run_day_command(
         str | None, typer.Option("--as-of", help="Business day to run (YYYY-MM-DD); default today (UTC).")
     ] = None,
     partitions: Annotated[int, typer.Option(help="Split the accounts into this many partitions.")] = 1,
+    distributed: Annotated[
+        bool, typer.Option("--distributed", help="Run the partitions as Celery tasks on the running workers.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
 ) -> None:
     """Run the daily cycle for a day, first catching up any missed days in order. Safe to rerun."""
@@ -47,3 +50,15 @@ def run_day_command(
                 console.print(f"  {step.name}: {report.steps[step.name]}", highlight=False)
             else:
                 console.print(f"  {step.name}: already done", highlight=False)
+
+
+def worker_command(
+    concurrency: Annotated[int, typer.Option(help="Worker processes.")] = 2,
+    queue: Annotated[
+        str | None, typer.Option(help="Queue to consume (default ARREARS_QUEUE or 'arrears').")
+    ] = None,
+) -> None:
+    """Start a Celery worker for distributed cycle runs (broker from ARREARS_BROKER_URL)."""
+    from arrears.jobs.celery_app import QUEUE, app
+
+    app.worker_main(["worker", f"--concurrency={concurrency}", "-Q", queue or QUEUE, "--loglevel=INFO"])

@@ -25,6 +25,7 @@ def _register() -> None:  # pragma: no cover - trivial wiring
     app.add_typer(plan.app, name="plan")
     app.add_typer(compliance.app, name="compliance")
     app.command("run-day")(cycle.run_day_command)
+    app.command("worker")(cycle.worker_command)
 
 
 _register()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, func, select
 
@@ -22,7 +22,18 @@ from arrears.errors import ValidationError
 from arrears.portfolio.products import ensure_builtin_products, product_catalogue
 from arrears.store.db import UnitOfWork, utcnow
 
-__all__ = ["STEPS", "CycleReport", "Step", "catch_up", "last_completed_day", "run_day"]
+__all__ = [
+    "STEPS",
+    "CeleryExecutor",
+    "CycleReport",
+    "Executor",
+    "InProcessExecutor",
+    "Step",
+    "catch_up",
+    "last_completed_day",
+    "products_for",
+    "run_day",
+]
 
 StepFn = Callable[[Connection, CycleContext], dict[str, Any]]
 
@@ -75,12 +86,59 @@ def run_step(engine: Engine, step: Step, ctx: CycleContext) -> dict[str, Any] | 
         return counts
 
 
-def _products(engine: Engine, now: dt.datetime) -> dict[str, Product]:
+def products_for(engine: Engine, now: dt.datetime) -> dict[str, Product]:
+    """The product catalogue (built-ins added if missing)."""
     with UnitOfWork(engine) as uow:
         ensure_builtin_products(uow.session, now=now)
         products = product_catalogue(uow.session)
         uow.commit()
     return products
+
+
+class Executor(Protocol):
+    """Runs one step over every partition and returns each partition's counts (None: already done)."""
+
+    def run(
+        self, engine: Engine, step: Step, contexts: Sequence[CycleContext]
+    ) -> list[dict[str, Any] | None]: ...
+
+
+class InProcessExecutor:
+    """Partitions one after another in this process (the default)."""
+
+    def run(
+        self, engine: Engine, step: Step, contexts: Sequence[CycleContext]
+    ) -> list[dict[str, Any] | None]:
+        return [run_step(engine, step, ctx) for ctx in contexts]
+
+
+class CeleryExecutor:
+    """Partitions as Celery tasks on any number of workers; waits for all before the next step."""
+
+    def __init__(self, *, timeout_s: float = 3_600, queue: str | None = None) -> None:
+        self.timeout_s = timeout_s
+        self.queue = queue
+
+    def run(
+        self, engine: Engine, step: Step, contexts: Sequence[CycleContext]
+    ) -> list[dict[str, Any] | None]:
+        from celery import group
+
+        from arrears.jobs.celery_app import QUEUE, run_partition
+
+        signatures = [
+            run_partition.si(
+                ctx.as_of.isoformat(),
+                step.name,
+                ctx.partition,
+                ctx.partitions,
+                ctx.actor,
+                ctx.now.isoformat(),
+            ).set(queue=self.queue or QUEUE)
+            for ctx in contexts
+        ]
+        results = group(signatures).apply_async().get(timeout=self.timeout_s, propagate=True)
+        return [None if r.get("skipped") else r for r in results]
 
 
 def run_day(
@@ -92,21 +150,26 @@ def run_day(
     steps: Sequence[Step] = STEPS,
     progress: ProgressFn | None = None,
     now: dt.datetime | None = None,
+    executor: Executor | None = None,
 ) -> CycleReport:
-    """Run every step for ``as_of`` over every partition, in step order (in this process)."""
+    """Run every step for ``as_of`` over every partition, in step order."""
     if partitions < 1:
         raise ValidationError("partitions must be at least 1", field="partitions", value=partitions)
     moment = now or utcnow()
-    products = _products(engine, moment)
+    products = products_for(engine, moment)
+    runner = executor or InProcessExecutor()
     report = CycleReport(as_of=as_of)
     for index, step in enumerate(steps):
         totals: dict[str, Any] = {}
-        for partition in range(partitions):
-            ctx = CycleContext(as_of=as_of, now=moment, actor=actor, products=products, partition=partition,
-                               partitions=partitions)  # fmt: skip
-            counts = run_step(engine, step, ctx)
+        contexts = [
+            CycleContext(
+                as_of=as_of, now=moment, actor=actor, products=products, partition=p, partitions=partitions
+            )
+            for p in range(partitions)
+        ]
+        for ctx, counts in zip(contexts, runner.run(engine, step, contexts), strict=True):
             if counts is None:
-                report.skipped.append(f"{step.name}[{partition}]")
+                report.skipped.append(f"{step.name}[{ctx.partition}]")
                 continue
             _merge(totals, counts)
         report.steps[step.name] = totals
@@ -141,6 +204,7 @@ def catch_up(
     partitions: int = 1,
     progress: ProgressFn | None = None,
     now: dt.datetime | None = None,
+    executor: Executor | None = None,
 ) -> list[CycleReport]:
     """Run every day after the last completed one up to ``through``, in date order."""
     last = last_completed_day(engine)
