@@ -78,7 +78,7 @@ def _outcome(engine: Engine) -> tuple[list[tuple[object, ...]], list[tuple[objec
                 e.compound_minor,
                 e.fee_minor,
                 e.cost_minor,
-            )  # fmt: skip
+            )
             .join(a, a.id == e.account_id)
             .order_by(a.external_id, e.key)
         ).all()
@@ -112,7 +112,7 @@ def test_two_celery_workers_match_the_in_process_run(
            "ARREARS_RESULT_BACKEND": BACKEND, "ARREARS_QUEUE": queue, "ARREARS_ALLOW_PLAINTEXT_PERSONAL_DATA": "1"}  # fmt: skip
     logs = [(tmp_path / f"worker{i}.log").open("wb") for i in (1, 2)]
     workers = [
-        subprocess.Popen(  # noqa: S603
+        subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -133,7 +133,7 @@ def test_two_celery_workers_match_the_in_process_run(
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        )
         for i, log in zip((1, 2), logs, strict=True)
     ]
     try:

@@ -37,8 +37,14 @@ def run_day_command(
 
     settings = bootstrap.settings()
     with bootstrap.open_engine() as engine:
+        executor = CeleryExecutor() if distributed else None
         reports = catch_up(
-            engine, through=day, actor=settings.actor, partitions=partitions, progress=progress
+            engine,
+            through=day,
+            actor=settings.actor,
+            partitions=partitions,
+            progress=progress,
+            executor=executor,
         )
     if as_json:
         print_json({"days": [{"as_of": r.as_of, "steps": r.steps, "skipped": r.skipped} for r in reports]})
