@@ -1,0 +1,1 @@
+"""Work allocation: collectors and teams, ordered queues, assignment, and agency placements."""

@@ -1,0 +1,1 @@
+"""The strategy engine: strategy files, segments, champion/challenger arms and the day's actions."""
