@@ -66,3 +66,44 @@ def test_not_json_names_line_and_column(tmp_path):
     result = runner.invoke(app, ["check", "--json", str(path)])
     assert result.exit_code == 2
     assert "line 2, column 10" in result.stderr
+
+
+def test_record_needs_subject(tmp_path):
+    path = tmp_path / "req.json"
+    path.write_text(json.dumps(BODY))
+    result = runner.invoke(app, ["check", "--json", str(path), "--record"])
+    assert result.exit_code == 2
+    assert "--subject" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_record_then_report(tmp_path, cli_env):
+    from arrears.store.db import make_engine, upgrade
+
+    built = make_engine(cli_env)
+    upgrade(built)
+    built.dispose()
+    path = tmp_path / "req.json"
+    path.write_text(json.dumps(BODY))
+    result = runner.invoke(app, ["check", "--json", str(path), "--record", "--subject", "ACC-9"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["outcome"] == "delay"
+    assert len(out["recorded"]["fingerprint"]) == 64
+    from arrears.store.db import utcnow
+
+    today = utcnow().date().isoformat()
+    report = runner.invoke(app, ["report", "--from", today, "--to", today, "--json"])
+    assert report.exit_code == 0, report.output
+    rows = json.loads(report.stdout)["rows"]
+    assert rows == [
+        {"kind": "outcome", "key": "delay", "outcome": "delay", "count": 1},
+        {"kind": "rule", "key": "US.REGF.TIME", "outcome": "delay", "count": 1},
+    ]
+
+
+def test_report_bad_date_is_one_line_exit_2():
+    result = runner.invoke(app, ["report", "--from", "2026-13-01", "--to", "2026-06-30"])
+    assert result.exit_code == 2
+    assert "--from" in result.stderr
+    assert "Traceback" not in result.output

@@ -1,9 +1,12 @@
 """The batch form for the daily cycle: many proposed contacts against one history table.
 
-Cases (debtor, persons, debts) are validated once; the history and proposal tables are checked
-column-wise with Polars (enums, time zones, references), split per debtor in one pass, and each
-proposal is judged by the same engine as a single check, on already-validated data (no pydantic
-validation per row), so the batch and the single check cannot disagree.
+Cases (debtor, persons, debts) are validated once, in one call; the history and proposal tables
+are checked column-wise with Polars (enums, time zones, references). Plain rows (the debtor as
+recipient, no flags, no disputed debt, no text, no consent events, and only rules that
+:mod:`arrears.domain.compliance.vector` computes over columns) are judged by whole-column
+operations; every other row is judged by the same engine as a single check, on already-validated
+data. Both paths give the same decision as :func:`arrears.compliance.check` for every row (a
+tested property).
 """
 
 from __future__ import annotations
@@ -13,11 +16,23 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import polars as pl
+import pydantic
 
+from arrears.domain.compliance.context import debtor_zones
 from arrears.domain.compliance.engine import evaluate
 from arrears.domain.compliance.enums import Actor, CallOutcome, Channel, Direction
-from arrears.domain.compliance.models import Debt, Debtor, HistoryEvent, Person, Proposed, Request
-from arrears.domain.compliance.packs import PackSet, load_packs
+from arrears.domain.compliance.models import (
+    _KIND_FOR_CHANNEL,
+    Debt,
+    Debtor,
+    HistoryEvent,
+    Person,
+    Proposed,
+    Request,
+)
+from arrears.domain.compliance.packs import PackSet, RuleSpec, default_pack_ids, load_packs
+from arrears.domain.compliance.vector import judge_plain, plain_specs
+from arrears.domain.compliance.zones import zone
 from arrears.errors import ValidationError
 
 __all__ = ["HISTORY_COLUMNS", "PROPOSED_COLUMNS", "check_batch"]
@@ -25,6 +40,27 @@ __all__ = ["HISTORY_COLUMNS", "PROPOSED_COLUMNS", "check_batch"]
 HISTORY_COLUMNS = ("debtor_id", "at", "channel", "direction", "person", "contact_point", "debts", "outcome")
 PROPOSED_COLUMNS = ("debtor_id", "channel")
 _UTC = dt.UTC
+_UTC_DT = pl.Datetime("us", "UTC")
+_OPTIONAL_PROPOSED: dict[str, pl.DataType] = {
+    "person": pl.String(),
+    "contact_point": pl.String(),
+    "debts": pl.List(pl.String()),
+    "content": pl.String(),
+    "ai_voice": pl.Boolean(),
+    "recording": pl.Boolean(),
+    "collector_name": pl.String(),
+}
+
+
+class _Case(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="ignore", frozen=True)
+
+    debtor: Debtor
+    persons: tuple[Person, ...] = ()
+    debts: tuple[Debt, ...] = ()
+
+
+_CASES = pydantic.TypeAdapter(list[_Case])
 
 
 def _require(frame: pl.DataFrame, columns: Sequence[str], name: str) -> None:
@@ -34,9 +70,11 @@ def _require(frame: pl.DataFrame, columns: Sequence[str], name: str) -> None:
 
 
 def _check_enum(frame: pl.DataFrame, column: str, allowed: Sequence[str], name: str) -> None:
-    bad = frame.filter(~pl.col(column).is_in(list(allowed)) & pl.col(column).is_not_null())
+    bad = frame.with_row_index("_i").filter(
+        ~pl.col(column).is_in(list(allowed)) & pl.col(column).is_not_null()
+    )
     if bad.height:
-        row = frame.with_row_index("_i").filter(~pl.col(column).is_in(list(allowed)))["_i"][0]
+        row = bad["_i"][0]
         raise ValidationError(
             f"{name}[{row}].{column}: must be one of {', '.join(allowed)}", field=f"{name}[{row}].{column}"
         )
@@ -50,9 +88,122 @@ def _normalise_history(history: pl.DataFrame) -> pl.DataFrame:
     _check_enum(history, "channel", [c.value for c in Channel], "history")
     _check_enum(history, "direction", [d.value for d in Direction], "history")
     _check_enum(history, "outcome", [o.value for o in CallOutcome], "history")
-    defaults = {"ai_voice": pl.lit(False), "consent_given_for": pl.lit(None, dtype=pl.Datetime("us", "UTC"))}
+    defaults = {"ai_voice": pl.lit(False), "consent_given_for": pl.lit(None, dtype=_UTC_DT)}
     extra = [expr.alias(name) for name, expr in defaults.items() if name not in history.columns]
-    return history.with_columns(*extra, pl.col("at").dt.convert_time_zone("UTC")).sort("at")
+    if "consent_given_for" in history.columns:
+        extra.append(pl.col("consent_given_for").cast(_UTC_DT))
+    return history.with_columns(
+        *extra,
+        pl.col("at").dt.convert_time_zone("UTC"),
+        pl.col("debts").cast(pl.List(pl.String)).fill_null(pl.lit([], dtype=pl.List(pl.String))),
+    ).sort("at", maintain_order=True)
+
+
+def _strip_zones(case: Mapping[str, Any]) -> tuple[Mapping[str, Any], dict[str, tuple[str, ...]] | None]:
+    """Takes the optional precomputed ``zones`` off the debtor's contact points."""
+    debtor = case.get("debtor")
+    if not isinstance(debtor, Mapping):
+        return case, None
+    points = debtor.get("contact_points") or ()
+    if not any(isinstance(p, Mapping) and "zones" in p for p in points):
+        return case, None
+    known: dict[str, tuple[str, ...]] = {}
+    cleaned = []
+    for point in points:
+        if isinstance(point, Mapping) and "zones" in point:
+            given = point["zones"]
+            if not isinstance(given, list | tuple) or not all(isinstance(z, str) for z in given):
+                raise ValidationError(
+                    "contact_points[].zones: must be a list of IANA zone names", field="zones"
+                )
+            for name in given:
+                try:
+                    zone(name)
+                except (ValueError, KeyError, OSError):
+                    raise ValidationError(
+                        f"contact_points[].zones: unknown IANA time zone {name!r}"
+                    ) from None
+            known[str(point.get("id"))] = tuple(given)
+            point = {k: v for k, v in point.items() if k != "zones"}
+        cleaned.append(point)
+    return {**case, "debtor": {**debtor, "contact_points": cleaned}}, known
+
+
+def _validate_cases(
+    cases: Sequence[Mapping[str, Any]],
+) -> tuple[list[_Case], list[dict[str, tuple[str, ...]] | None]]:
+    stripped = [_strip_zones(case) for case in cases]
+    try:
+        models = _CASES.validate_python([c for c, _ in stripped])
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        loc = first.get("loc", ())
+        index = loc[0] if loc else 0
+        where = ".".join(str(part) for part in loc[1:])
+        raise ValidationError(
+            f"cases[{index}].{where}: {first.get('msg', 'invalid value')}", field=f"cases[{index}]"
+        ) from None
+    seen: set[str] = set()
+    for index, case in enumerate(models):
+        if case.debtor.id in seen:
+            raise ValidationError(
+                f"cases[{index}].debtor.id: duplicate debtor {case.debtor.id!r}", field="cases"
+            )
+        seen.add(case.debtor.id)
+    return models, [known for _, known in stripped]
+
+
+def _normalise_proposed(proposed: pl.DataFrame) -> pl.DataFrame:
+    _require(proposed, PROPOSED_COLUMNS, "proposed")
+    _check_enum(proposed, "channel", [c.value for c in Channel], "proposed")
+    missing = [
+        pl.lit(None, dtype=t).alias(n) for n, t in _OPTIONAL_PROPOSED.items() if n not in proposed.columns
+    ]
+    return proposed.with_columns(*missing).with_row_index("_row")
+
+
+def _fail_row(frame: pl.DataFrame, message: str, column: str) -> None:
+    if frame.height:
+        row = frame.row(0, named=True)
+        raise ValidationError(
+            f"proposed[{row['_row']}].{column}: {message.format(**row)}",
+            field=f"proposed[{row['_row']}].{column}",
+        )
+
+
+def _check_references(
+    rows: pl.DataFrame, people: pl.DataFrame, points: pl.DataFrame, debts: pl.DataFrame
+) -> None:
+    """The single check's reference rules (person, contact point and its kind, debts), column-wise."""
+    who = rows.select("_row", "debtor_id", "channel", "contact_point", "person_id")
+    _fail_row(
+        who.join(people, on=["debtor_id", "person_id"], how="anti").sort("_row"),
+        "no person with id {person_id!r} on file",
+        "person",
+    )
+    named = who.filter(pl.col("contact_point").is_not_null()).join(
+        points, on=["debtor_id", "person_id", "contact_point"], how="left"
+    )
+    _fail_row(
+        named.filter(pl.col("kind").is_null()).sort("_row"),
+        "{person_id!r} has no contact point {contact_point!r}",
+        "contact_point",
+    )
+    expected = {c.value: k.value for c, k in _KIND_FOR_CHANNEL.items()}
+    wrong = named.with_columns(
+        pl.col("channel").replace_strict(expected, return_dtype=pl.String).alias("need")
+    )
+    _fail_row(
+        wrong.filter(pl.col("kind") != pl.col("need")).sort("_row"),
+        "a {channel} needs a {need} contact point, {contact_point!r} is {kind}",
+        "contact_point",
+    )
+    asked = rows.select("_row", "debtor_id", pl.col("debts").alias("debt")).explode("debt").drop_nulls("debt")
+    _fail_row(
+        asked.join(debts, on=["debtor_id", "debt"], how="anti").sort("_row"),
+        "no debt with id {debt!r}",
+        "debts",
+    )
 
 
 def check_batch(
@@ -65,30 +216,223 @@ def check_batch(
     packs: tuple[str, ...] | None = None,
     pack_set: PackSet | None = None,
 ) -> pl.DataFrame:
-    """Judge every row of ``proposed``; returns it with ``outcome``, ``next_allowed_at`` and ``rules``.
+    """Judge every row of ``proposed``; returns it with the decision columns added.
 
-    ``cases`` holds one mapping per debtor: ``{"debtor": {...}, "persons": [...], "debts": [...]}``.
-    ``history`` has one row per event (columns of :data:`HISTORY_COLUMNS`, ``debts`` a list of ids).
+    ``cases`` holds one mapping per debtor: ``{"debtor": {...}, "persons": [...], "debts": [...]}``
+    (other keys are ignored). A debtor's phone contact point may carry ``zones``: the zones
+    ``zones_for_phone(value, region)`` gives for it, resolved once when the number was stored,
+    so the batch need not parse the number again. ``history`` has one row per event (columns of
+    :data:`HISTORY_COLUMNS`, ``debts`` a list of ids; optional ``ai_voice`` and
+    ``consent_given_for``); events later than ``now`` are ignored. ``proposed`` needs
+    ``debtor_id`` and ``channel`` and may carry ``person``, ``contact_point``, ``debts``,
+    ``content``, ``ai_voice``, ``recording`` and ``collector_name``.
+
+    Added columns: ``outcome``, ``next_allowed_at``, ``rules`` (fired rule ids in evaluation
+    order), ``rule_outcomes`` (parallel to ``rules``) and ``packs`` (the packs judged by), ready
+    for :func:`arrears.compliance.record_decisions`.
     """
-    if now.tzinfo is None:
+    if now.tzinfo is None or now.utcoffset() is None:
         raise ValidationError("now: must be timezone-aware", field="now")
     now = now.astimezone(_UTC)
-    who = Actor(actor)
+    try:
+        who = Actor(actor)
+    except ValueError:
+        allowed = ", ".join(a.value for a in Actor)
+        raise ValidationError(f"actor: must be one of {allowed}", field="actor") from None
     packset = pack_set or load_packs()
-    base: dict[str, tuple[Debtor, tuple[Person, ...], tuple[Debt, ...]]] = {}
-    for index, case in enumerate(cases):
-        try:
-            debtor = Debtor.model_validate(case["debtor"])
-            persons = tuple(Person.model_validate(p) for p in case.get("persons", ()))
-            debts = tuple(Debt.model_validate(d) for d in case.get("debts", ()))
-        except Exception as exc:  # pydantic's error names the field; keep the case index
-            raise ValidationError(f"cases[{index}]: {exc}", field=f"cases[{index}]") from None
-        base[debtor.id] = (debtor, persons, debts)
+    models, known_zones = _validate_cases(cases)
 
-    frame = _normalise_history(history)
-    frame = frame.filter(pl.col("at") <= now)
+    # One pass over the cases: zones, packs, whether the debtor is plain, and reference tables.
+    by_id: dict[str, _Case] = {}
+    info: dict[str, list[Any]] = {
+        k: [] for k in ("debtor_id", "primary", "zkey", "pkey", "plain", "case_debts")
+    }
+    zone_sets: dict[str, tuple[str, ...]] = {}
+    pack_order: dict[str, tuple[str, ...]] = {}
+    people: dict[str, list[str]] = {"debtor_id": [], "person_id": []}
+    point_rows: dict[str, list[str]] = {"debtor_id": [], "person_id": [], "contact_point": [], "kind": []}
+    debt_rows: dict[str, list[str]] = {"debtor_id": [], "debt": []}
+    for case, known in zip(models, known_zones, strict=True):
+        debtor = case.debtor
+        by_id[debtor.id] = case
+        zones, primary, _region = debtor_zones(debtor, known)
+        zkey = "\x1f".join(zones)
+        zone_sets[zkey] = zones
+        ids = packs if packs else default_pack_ids(debtor.jurisdiction)
+        pkey = "\x1f".join(ids)
+        if pkey not in pack_order:
+            pack_order[pkey] = tuple(p.id for p in packset.select(ids))
+        info["debtor_id"].append(debtor.id)
+        info["primary"].append(primary)
+        info["zkey"].append(zkey)
+        info["pkey"].append(pkey)
+        info["plain"].append(debtor.flags.is_default() and all(d.dispute is None for d in case.debts))
+        info["case_debts"].append([d.id for d in case.debts] or ["*"])
+        for owner, contact_points in ((debtor.id, debtor.contact_points),
+                                      *((p.id, p.contact_points) for p in case.persons)):  # fmt: skip
+            people["debtor_id"].append(debtor.id)
+            people["person_id"].append(owner)
+            for cp in contact_points:
+                point_rows["debtor_id"].append(debtor.id)
+                point_rows["person_id"].append(owner)
+                point_rows["contact_point"].append(cp.id)
+                point_rows["kind"].append(cp.kind.value)
+        for debt in case.debts:
+            debt_rows["debtor_id"].append(debtor.id)
+            debt_rows["debt"].append(debt.id)
+    debtors = pl.DataFrame(
+        info,
+        schema={"debtor_id": pl.String, "primary": pl.String, "zkey": pl.String, "pkey": pl.String,
+                "plain": pl.Boolean, "case_debts": pl.List(pl.String)},
+    )  # fmt: skip
+    today_of = {name: now.astimezone(zone(name)).date() for name in set(info["primary"])}
+    debtors = debtors.with_columns(
+        pl.col("primary").replace_strict(today_of, return_dtype=pl.Date).alias("today")
+    )
+
+    frame = _normalise_history(history).filter(pl.col("at") <= now)
+    frame = frame.join(debtors.select("debtor_id", "primary"), on="debtor_id", how="inner").with_columns(
+        pl.coalesce("person", "debtor_id").alias("_person")
+    )
+
+    rows = _normalise_proposed(proposed)
+    unknown = rows.filter(~pl.col("debtor_id").is_in(debtors["debtor_id"].implode()))
+    if unknown.height:
+        raise ValidationError(
+            f"proposed[{unknown['_row'][0]}].debtor_id: no case for debtor {unknown['debtor_id'][0]!r}",
+            field="proposed.debtor_id",
+        )
+    rows = rows.with_columns(pl.coalesce("person", "debtor_id").alias("person_id"))
+    _check_references(
+        rows,
+        pl.DataFrame(people, schema={"debtor_id": pl.String, "person_id": pl.String}),
+        pl.DataFrame(point_rows, schema={k: pl.String for k in point_rows}),
+        pl.DataFrame(debt_rows, schema={"debtor_id": pl.String, "debt": pl.String}),
+    )
+
+    # Which rows are plain, and by which rule set each is judged.
+    consenting = (
+        frame.filter(pl.col("consent_given_for").is_not_null() & (pl.col("_person") == pl.col("debtor_id")))
+        .select("debtor_id")
+        .unique()
+    )
+    rows = rows.join(debtors, on="debtor_id", how="left").with_columns(
+        pl.when(pl.col("debts").list.len() > 0)
+        .then(pl.col("debts"))
+        .otherwise(pl.col("case_debts"))
+        .alias("debt_ids"),
+        (
+            pl.col("plain")
+            & (pl.col("person_id") == pl.col("debtor_id"))
+            & pl.col("content").is_null()
+            & pl.col("recording").ne_missing(False)
+            & ~pl.col("debtor_id").is_in(consenting["debtor_id"].implode())
+        ).alias("plain"),
+    )
+    combos = rows.filter("plain").select("pkey", "channel", "today").unique()
+    groups: dict[tuple[int, ...], tuple[RuleSpec, ...]] = {}
+    combo_group: dict[str, list[Any]] = {"pkey": [], "channel": [], "today": [], "group": []}
+    for pkey, channel, today in combos.iter_rows():
+        selected = packset.select(tuple(pkey.split("\x1f")))
+        specs = plain_specs(selected, who, Channel(channel), today)
+        key = (-1,) if specs is None else tuple(id(s) for s in specs)
+        if specs is not None:
+            groups[key] = specs
+        combo_group["pkey"].append(pkey)
+        combo_group["channel"].append(channel)
+        combo_group["today"].append(today)
+        combo_group["group"].append(list(groups).index(key) if specs is not None else -1)
+    rows = rows.join(
+        pl.DataFrame(
+            combo_group, schema={"pkey": pl.String, "channel": pl.String, "today": pl.Date, "group": pl.Int32}
+        ),
+        on=["pkey", "channel", "today"],
+        how="left",
+    ).with_columns(pl.when(pl.col("plain")).then(pl.col("group")).otherwise(-1).fill_null(-1).alias("group"))
+
+    results: list[pl.DataFrame] = []
+    if groups:
+        plain_debtors = rows.filter(pl.col("group") >= 0).select("debtor_id").unique()
+        case_events = frame.join(plain_debtors, on="debtor_id", how="semi")
+        own = case_events.filter(pl.col("_person") == pl.col("debtor_id"))
+        parts = []
+        for (name,), part in own.partition_by("primary", as_dict=True).items():
+            parts.append(
+                part.with_columns(pl.col("at").dt.convert_time_zone(str(name)).dt.date().alias("local_day"))
+            )
+        events = (
+            pl.concat(parts).select(
+                "debtor_id", "at", "channel", "direction", "outcome", "debts", "local_day"
+            )
+            if parts
+            else pl.DataFrame(
+                schema={
+                    "debtor_id": pl.String,
+                    "at": _UTC_DT,
+                    "channel": pl.String,
+                    "direction": pl.String,
+                    "outcome": pl.String,
+                    "debts": pl.List(pl.String),
+                    "local_day": pl.Date,
+                }
+            )
+        )
+        case_slim = case_events.select("debtor_id", "at", "channel", "direction", "outcome", "contact_point")
+        for index, specs in enumerate(groups.values()):
+            subset = rows.filter(pl.col("group") == index)
+            results.append(
+                judge_plain(
+                    now=now,
+                    rows=subset,
+                    events=events,
+                    case_events=case_slim,
+                    specs=specs,
+                    zone_sets=zone_sets,
+                )
+            )
+    plain = (
+        pl.concat(results)
+        if results
+        else pl.DataFrame(
+            schema={
+                "_row": pl.UInt32,
+                "outcome": pl.String,
+                "next_allowed_at": _UTC_DT,
+                "rules": pl.List(pl.String),
+                "rule_outcomes": pl.List(pl.String),
+                "_engine": pl.Boolean,
+            }
+        )
+    )
+    done = plain.filter(~pl.col("_engine")).drop("_engine")
+    engine_rows = rows.join(done.select("_row"), on="_row", how="anti")
+    decided = _judge_with_engine(now, who, packs, packset, by_id, frame, engine_rows)
+    merged = pl.concat([done, decided]).sort("_row")
+    packs_of = rows.select("_row", pl.col("pkey").replace_strict(
+        {k: list(v) for k, v in pack_order.items()}, return_dtype=pl.List(pl.String)).alias("packs")
+    ).sort("_row")  # fmt: skip
+    return proposed.with_columns(
+        merged["outcome"],
+        merged["next_allowed_at"],
+        merged["rules"],
+        merged["rule_outcomes"],
+        packs_of["packs"],
+    )
+
+
+def _judge_with_engine(
+    now: dt.datetime,
+    who: Actor,
+    packs: tuple[str, ...] | None,
+    packset: PackSet,
+    by_id: Mapping[str, _Case],
+    frame: pl.DataFrame,
+    rows: pl.DataFrame,
+) -> pl.DataFrame:
+    """Judge rows one by one with the engine (identical proposals of one debtor judged once)."""
     events: dict[str, list[HistoryEvent]] = {}
-    for row in frame.iter_rows(named=True):
+    wanted = frame.join(rows.select("debtor_id").unique(), on="debtor_id", how="semi")
+    for row in wanted.iter_rows(named=True):
         events.setdefault(row["debtor_id"], []).append(
             HistoryEvent.model_construct(
                 at=row["at"],
@@ -102,51 +446,50 @@ def check_batch(
                 consent_given_for=row["consent_given_for"],
             )
         )
-
-    _require(proposed, PROPOSED_COLUMNS, "proposed")
-    _check_enum(proposed, "channel", [c.value for c in Channel], "proposed")
-    unknown = proposed.filter(~pl.col("debtor_id").is_in(list(base)))
-    if unknown.height:
-        raise ValidationError(
-            f"proposed.debtor_id: no case for debtor {unknown['debtor_id'][0]!r}", field="proposed.debtor_id"
-        )
-    outcomes: list[str] = []
-    next_at: list[dt.datetime | None] = []
-    rules: list[list[str]] = []
-    cache: dict[tuple[Any, ...], tuple[str, dt.datetime | None, list[str]]] = {}
-    for row in proposed.iter_rows(named=True):
-        debtor, persons, debts = base[row["debtor_id"]]
+    out: dict[str, list[Any]] = {
+        k: [] for k in ("_row", "outcome", "next_allowed_at", "rules", "rule_outcomes")
+    }
+    cache: dict[tuple[Any, ...], tuple[str, dt.datetime | None, list[str], list[str]]] = {}
+    for row in rows.iter_rows(named=True):
+        case = by_id[row["debtor_id"]]
         plan = Proposed.model_construct(
             channel=Channel(row["channel"]),
-            person=row.get("person"),
-            contact_point=row.get("contact_point"),
-            debts=tuple(row.get("debts") or ()),
-            content=row.get("content"),
-            ai_voice=bool(row.get("ai_voice") or False),
-            recording=row.get("recording"),
-            collector_name=row.get("collector_name"),
+            person=row["person"],
+            contact_point=row["contact_point"],
+            debts=tuple(row["debts"] or ()),
+            content=row["content"],
+            ai_voice=bool(row["ai_voice"] or False),
+            recording=row["recording"],
+            collector_name=row["collector_name"],
         )
         key = (row["debtor_id"], plan.channel, plan.person, plan.contact_point, plan.debts, plan.content,
-               plan.ai_voice, plan.recording)  # fmt: skip
+               plan.ai_voice, plan.recording, plan.collector_name)  # fmt: skip
         if key not in cache:
             request = Request.model_construct(
                 now=now,
                 actor=who,
                 packs=packs,
-                debtor=debtor,
-                persons=persons,
-                debts=debts,
+                debtor=case.debtor,
+                persons=case.persons,
+                debts=case.debts,
                 history=tuple(events.get(row["debtor_id"], ())),
                 proposed=plan,
             )
             decision = evaluate(request, packset)
-            cache[key] = (decision.outcome.value, decision.next_allowed_at, list(decision.rule_ids))
-        outcome, nxt, ids = cache[key]
-        outcomes.append(outcome)
-        next_at.append(nxt)
-        rules.append(ids)
-    return proposed.with_columns(
-        pl.Series("outcome", outcomes, dtype=pl.String),
-        pl.Series("next_allowed_at", next_at, dtype=pl.Datetime("us", "UTC")),
-        pl.Series("rules", rules, dtype=pl.List(pl.String)),
-    )
+            cache[key] = (
+                decision.outcome.value,
+                decision.next_allowed_at,
+                list(decision.rule_ids),
+                [r.outcome.value for r in decision.rules],
+            )
+        outcome, nxt, ids, outcomes = cache[key]
+        out["_row"].append(row["_row"])
+        out["outcome"].append(outcome)
+        out["next_allowed_at"].append(nxt)
+        out["rules"].append(ids)
+        out["rule_outcomes"].append(outcomes)
+    return pl.DataFrame(
+        out,
+        schema={"_row": pl.UInt32, "outcome": pl.String, "next_allowed_at": _UTC_DT,
+                "rules": pl.List(pl.String), "rule_outcomes": pl.List(pl.String)},
+    )  # fmt: skip

@@ -44,6 +44,62 @@ rules:
     params: {start: "09:00", end: "20:00"}
 ```
 
+## Batch form
+
+`arrears.compliance.check_batch(now=..., actor=..., cases=[...], history=frame, proposed=frame)`
+judges a day's proposed contacts against one history table and returns the proposals with
+`outcome`, `next_allowed_at`, `rules` (fired rule ids in evaluation order), `rule_outcomes`
+(parallel to `rules`) and `packs`, the columns `record_decisions` stores. Cases are validated in
+one call; the tables are checked column-wise (enums, aware instants, and the single check's
+references: person, contact point and its kind, debts), naming the offending row.
+
+A row is *plain* when the debtor is the recipient, the debtor has no flag and no disputed debt,
+the proposal carries no text and does not refuse recording, there is no consent event, and every
+rule that applies to it is either computed over columns or unable to fire for such a row. Plain
+rows are judged with Polars group-bys: Reg F 7-in-7 and the cool-down (calendar days in the
+primary zone), the call-pattern review, the CN daily caps (the unanswered-calls cap counts every
+person's attempts to the number) and the local windows, evaluated once per distinct zone set.
+A delayed plain row settles at the first instant, at or after the latest `until`, open in every
+window: with no future events a frequency rule that fires now fires exactly until its own
+`until`. Every other row (state layers with their own counts, rolling-hour windows, flags,
+third parties, text) and any plain row whose windows do not settle goes to the engine. A seeded
+random-scenario test checks that every row's outcome, `next_allowed_at` and fired rules equal
+the single check's.
+
+A debtor's phone contact point may carry `zones`, the list `zones_for_phone(value, region)`
+gives for it, resolved once when the number is stored; the batch then does not parse it again
+(parsing and classifying a number costs 50-100 µs).
+
+## Stored decisions and the report
+
+Every decision taken for a real action is stored in `compliance_decisions` with the SHA-256
+fingerprint of its validated request (`arrears.compliance.fingerprint`): time, actor, subject
+(account, debtor or case reference), channel, outcome, `next_allowed_at`, the fired rules
+(`[{id, outcome}]`) and the packs with their versions. The request itself carries contact points,
+so it is never stored; whoever holds it can prove it is the one judged by recomputing the
+fingerprint. `record_decision(session, ...)` writes one row and its audit event;
+`record_decisions(conn, frame)` writes a batch in one bulk insert with one summary audit event.
+
+```
+arrears compliance check --json req.json --record --subject ACC-1
+arrears compliance report --from 2026-06-01 --to 2026-06-30 [--json]
+```
+
+The report counts stored decisions by outcome and fired rules by rule id and outcome, for the
+UTC days given (both included).
+
+## Performance
+
+Measured with `.venv/bin/python benchmarks/bench_compliance.py` on a shared 2-core machine
+under load from other jobs (one run, not the best of three): a single check of a validated
+request with 50 history events takes a median of 160 µs, p99 7,000 µs (validation not
+included; with validation a median of 340 µs). The batch form judged 100,000 proposals
+(50,000 debtors, 60 % US and 40 % CN, 5-20 events each) at 1,800 decisions/s with every
+number still to parse, 3,100 decisions/s with numbers already resolved in the process and
+2,200 decisions/s with `zones` given; the figures include validation, zone resolution, the
+column path and the engine for the rows that need it. The 50,000 decisions/s target is not met
+yet: phone parsing and the engine rows (state layers, flags) dominate.
+
 ## Adding a pack
 
 1. Add `src/arrears/domain/compliance/packs/<id>.yaml` with `id`, `version`, `layer_order` and

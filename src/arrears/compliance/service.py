@@ -1,20 +1,40 @@
-"""Use cases of the compliance capability: read a request, check it, fingerprint it."""
+"""Use cases of the compliance capability: read a request, check it, fingerprint it, store decisions."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
+import polars as pl
 import pydantic
+from sqlalchemy import Connection, func, select
+from sqlalchemy.orm import Session
 
+from arrears.audit.log import record_event
+from arrears.compliance.tables import ComplianceDecision
 from arrears.domain.compliance.engine import evaluate
+from arrears.domain.compliance.enums import Channel
 from arrears.domain.compliance.models import Decision, Request
 from arrears.domain.compliance.packs import PackSet, load_packs
 from arrears.errors import FileFormatError, ValidationError
+from arrears.store.bulk import insert_frame
 
-__all__ = ["check", "fingerprint", "parse_request", "read_request_text"]
+__all__ = [
+    "DECISION_FRAME_COLUMNS",
+    "ReportRow",
+    "check",
+    "compliance_report",
+    "fingerprint",
+    "parse_request",
+    "read_request_text",
+    "record_decision",
+    "record_decisions",
+]
 
 
 def _path(loc: Iterable[Any]) -> str:
@@ -89,3 +109,203 @@ def fingerprint(request: Request | Mapping[str, Any]) -> str:
         model.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
     )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+# --------------------------------------------------------------------------- stored decisions
+
+
+def _pack_versions(pack_ids: Iterable[str], packs: PackSet | None) -> dict[str, str]:
+    known = (packs or load_packs()).packs
+    return {pack_id: known[pack_id].version if pack_id in known else "unknown" for pack_id in pack_ids}
+
+
+def _require_aware(value: dt.datetime, name: str) -> dt.datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValidationError(f"{name}: must be timezone-aware", field=name)
+    return value.astimezone(dt.UTC)
+
+
+def _require_text(value: str, name: str, limit: int) -> str:
+    text = (value or "").strip()
+    if not text or len(text) > limit:
+        raise ValidationError(f"{name}: must be 1 to {limit} characters", field=name)
+    return text
+
+
+def record_decision(
+    session: Session,
+    *,
+    decision: Decision,
+    fingerprint: str,
+    actor: str,
+    subject: str,
+    channel: Channel | str,
+    at: dt.datetime,
+    packs: PackSet | None = None,
+) -> ComplianceDecision:
+    """Store a decision taken for a real action, with its inputs' fingerprint, and audit it.
+
+    Only non-personal decision data is stored (the request carries contact points): outcome, the
+    rules that fired, the packs and versions, and the fingerprint. The caller owns the transaction.
+    """
+    if not _FINGERPRINT.fullmatch(fingerprint or ""):
+        raise ValidationError("fingerprint: must be 64 lowercase hex digits (SHA-256)", field="fingerprint")
+    try:
+        medium = Channel(channel)
+    except ValueError:
+        allowed = ", ".join(c.value for c in Channel)
+        raise ValidationError(f"channel: must be one of {allowed}", field="channel") from None
+    decided_at = _require_aware(at, "at")
+    row = ComplianceDecision(
+        decided_at=decided_at,
+        actor=_require_text(actor, "actor", 64),
+        subject=_require_text(subject, "subject", 64),
+        channel=medium.value,
+        outcome=decision.outcome.value,
+        next_allowed_at=decision.next_allowed_at,
+        fingerprint=fingerprint,
+        rules=[{"id": rule.id, "outcome": rule.outcome.value} for rule in decision.rules],
+        packs=_pack_versions(decision.packs, packs),
+    )
+    session.add(row)
+    session.flush()
+    record_event(
+        session,
+        actor=row.actor,
+        action="compliance_decision_recorded",
+        subject_type="compliance_decision",
+        subject_id=str(row.id),
+        at=decided_at,
+        after={
+            "subject": row.subject,
+            "channel": row.channel,
+            "outcome": row.outcome,
+            "next_allowed_at": None if row.next_allowed_at is None else row.next_allowed_at.isoformat(),
+            "fingerprint": fingerprint,
+            "rules": [rule["id"] for rule in row.rules],
+        },
+    )
+    return row
+
+
+_FINGERPRINT = re.compile(r"[0-9a-f]{64}")
+DECISION_FRAME_COLUMNS = (
+    "decided_at",
+    "actor",
+    "subject",
+    "channel",
+    "outcome",
+    "next_allowed_at",
+    "fingerprint",
+    "rules",
+    "rule_outcomes",
+    "packs",
+)
+
+
+def record_decisions(conn: Connection, frame: pl.DataFrame, *, packs: PackSet | None = None) -> int:
+    """Store many decisions in one bulk write (the batch form); returns the number of rows.
+
+    ``frame`` has the columns of :data:`DECISION_FRAME_COLUMNS`: ``rules`` and ``rule_outcomes`` are
+    parallel lists (as :func:`check_batch` returns them), ``packs`` a list of pack ids, the
+    instants aware. One audit event summarises the batch (count, outcomes, fingerprint range),
+    written in the same transaction; the caller owns it.
+    """
+    missing = [c for c in DECISION_FRAME_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValidationError(f"decisions: missing column {missing[0]!r}", field=f"decisions.{missing[0]}")
+    if frame.height == 0:
+        return 0
+    for name in ("decided_at", "next_allowed_at"):
+        dtype = frame.schema[name]
+        if not (isinstance(dtype, pl.Datetime) and dtype.time_zone is not None) and dtype != pl.Null:
+            raise ValidationError(f"decisions.{name}: must be a timezone-aware datetime column", field=name)
+    bad = frame.filter(~pl.col("fingerprint").str.contains(r"^[0-9a-f]{64}$").fill_null(False))
+    if bad.height:
+        raise ValidationError("decisions.fingerprint: must be 64 lowercase hex digits", field="fingerprint")
+    known = (packs or load_packs()).packs
+    versions = {pack_id: pack.version for pack_id, pack in known.items()}
+    rows = frame.select(
+        pl.col("decided_at").dt.convert_time_zone("UTC"),
+        pl.col("actor").cast(pl.String),
+        pl.col("subject").cast(pl.String),
+        pl.col("channel").cast(pl.String),
+        pl.col("outcome").cast(pl.String),
+        pl.col("next_allowed_at").cast(pl.Datetime("us", "UTC")),
+        pl.col("fingerprint"),
+        pl.struct(id=pl.col("rules"), outcome=pl.col("rule_outcomes"))
+        .map_elements(
+            lambda s: json.dumps(
+                [{"id": i, "outcome": o} for i, o in zip(s["id"], s["outcome"], strict=True)]
+            ),
+            return_dtype=pl.String,
+        )
+        .alias("rules"),
+        pl.col("packs")
+        .map_elements(
+            lambda ids: json.dumps({p: versions.get(p, "unknown") for p in ids}, ensure_ascii=False),
+            return_dtype=pl.String,
+        )
+        .alias("packs"),
+    )
+    count = insert_frame(conn, ComplianceDecision.__tablename__, rows)
+    session = Session(bind=conn)
+    try:
+        outcomes = rows.group_by("outcome").len().sort("outcome")
+        record_event(
+            session,
+            actor=str(rows["actor"][0]),
+            action="compliance_decisions_recorded",
+            subject_type="compliance_decision_batch",
+            subject_id=str(rows["fingerprint"].min()),
+            at=rows["decided_at"].max(),  # type: ignore[arg-type]
+            details={
+                "count": count,
+                "outcomes": dict(zip(outcomes["outcome"].to_list(), outcomes["len"].to_list(), strict=True)),
+                "actors": sorted(rows["actor"].unique().to_list()),
+            },
+        )
+    finally:
+        session.close()
+    return count
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRow:
+    """One line of the compliance report: a count of decisions by outcome, or of firings by rule."""
+
+    kind: str  # "outcome" or "rule"
+    key: str
+    outcome: str
+    count: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "key": self.key, "outcome": self.outcome, "count": self.count}
+
+
+def compliance_report(session: Session, *, start: dt.datetime, end: dt.datetime) -> list[ReportRow]:
+    """Counts of stored decisions in ``[start, end)``: by outcome, and by fired rule id and outcome.
+
+    Rows come sorted: outcomes first (by outcome), then rules (by rule id, outcome).
+    """
+    lower, upper = _require_aware(start, "start"), _require_aware(end, "end")
+    if upper <= lower:
+        raise ValidationError("end: must be later than start", field="end")
+    table = ComplianceDecision.__table__
+    window = (table.c.decided_at >= lower) & (table.c.decided_at < upper)
+    by_outcome = session.execute(
+        select(table.c.outcome, func.count())
+        .where(window)
+        .group_by(table.c.outcome)
+        .order_by(table.c.outcome)
+    ).all()
+    rows = [ReportRow("outcome", outcome, outcome, int(count)) for outcome, count in by_outcome]
+    # Rule firings live in a JSON list: counted here rather than with dialect-specific JSON SQL,
+    # reading only that column.
+    counts: dict[tuple[str, str], int] = {}
+    for (fired,) in session.execute(select(table.c.rules).where(window)):
+        for item in fired or ():
+            key = (str(item["id"]), str(item["outcome"]))
+            counts[key] = counts.get(key, 0) + 1
+    rows.extend(ReportRow("rule", rule, outcome, n) for (rule, outcome), n in sorted(counts.items()))
+    return rows

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from arrears.domain.compliance.content import ContentReport, scan
 from arrears.domain.compliance.enums import Actor, CallOutcome, Channel, ContactKind, Direction, Role
-from arrears.domain.compliance.models import ContactPoint, Debt, Flags, HistoryEvent, Person, Request
+from arrears.domain.compliance.models import ContactPoint, Debt, Debtor, Flags, HistoryEvent, Person, Request
 from arrears.domain.compliance.zones import local_date, zone, zones_for_address, zones_for_phone
 
-__all__ = ["ALL_DEBTS", "Context", "build_context"]
+__all__ = ["ALL_DEBTS", "Context", "build_context", "debtor_zones"]
 
 # Bucket used when a request names no debt at all: the contact is about the account as a whole.
 ALL_DEBTS = "*"
@@ -39,12 +40,13 @@ class Context:
     today: dt.date
     history: tuple[HistoryEvent, ...]
     person_events: tuple[HistoryEvent, ...]
+    tz: ZoneInfo
+    consents: tuple[HistoryEvent, ...]
     _content: ContentReport | None = field(default=None)
-
-    @property
-    def tz(self) -> ZoneInfo:
-        """The primary zone (calendar days for counting are taken here)."""
-        return zone(self.primary)
+    # Local dates of instants in the primary zone, and derived event lists, computed once per
+    # request: the same events are read by several rules and by every step of the settling loop.
+    _dates: dict[dt.datetime, dt.date] = field(default_factory=dict)
+    memo: dict[object, object] = field(default_factory=dict)
 
     @property
     def is_debtor(self) -> bool:
@@ -66,13 +68,16 @@ class Context:
 
     def local(self, instant: dt.datetime) -> dt.date:
         """Calendar date of an instant in the primary zone."""
-        return local_date(instant, self.tz)
+        day = self._dates.get(instant)
+        if day is None:
+            day = self._dates[instant] = instant.astimezone(self.tz).date()
+        return day
 
     # -- consent (12 CFR 1006.14(b)(3)(i) and comment 14(b)(3)(i)-2) --------------------------
 
     def consent_events(self) -> tuple[HistoryEvent, ...]:
         """Events of this person that carry a request to be called."""
-        return tuple(e for e in self.person_events if e.consent_given_for is not None)
+        return self.consents
 
     def consent_covering(
         self, instant: dt.datetime, *, tolerance: dt.timedelta | None = None
@@ -83,7 +88,9 @@ class Context:
         a conversation with the person after it was given.
         """
         found: HistoryEvent | None = None
-        for event in self.consent_events():
+        if not self.consents:
+            return None
+        for event in self.consents:
             wanted = event.consent_given_for
             assert wanted is not None
             if instant < wanted or instant < event.at:
@@ -103,7 +110,7 @@ class Context:
     def next_consent_instant(self, instant: dt.datetime) -> dt.datetime | None:
         """The earliest later instant a consent covers (the debtor asked to be called then)."""
         best: dt.datetime | None = None
-        for event in self.consent_events():
+        for event in self.consents:
             wanted = event.consent_given_for
             assert wanted is not None
             if wanted <= instant or self.local(wanted) > self.local(event.at) + dt.timedelta(days=6):
@@ -116,7 +123,7 @@ class Context:
 
     def call_was_consented(self, call: HistoryEvent) -> bool:
         """Whether a past call was placed with the person's prior consent (excluded from counts)."""
-        for event in self.consent_events():
+        for event in self.consents:
             wanted = event.consent_given_for
             assert wanted is not None
             if event is call or call.at < wanted or call.at < event.at:
@@ -148,20 +155,27 @@ def _region_of(jurisdiction: str) -> tuple[str, str | None]:
     return parts[0], (parts[1] if len(parts) > 1 else None)
 
 
-def _phone_zones(points: tuple[ContactPoint, ...], region: str | None) -> list[str]:
+def _phone_zones(
+    points: tuple[ContactPoint, ...], region: str | None, known: Mapping[str, tuple[str, ...]] | None = None
+) -> list[str]:
     found: list[str] = []
     for point in points:
         if point.kind is ContactKind.PHONE:
-            for name in zones_for_phone(point.value, region):
+            given = None if known is None else known.get(point.id)
+            for name in zones_for_phone(point.value, region) if given is None else given:
                 if name not in found:
                     found.append(name)
     return found
 
 
-def build_context(request: Request) -> Context:
-    """Resolve the person, contact point, debts and plausible zones of a request."""
-    debtor = request.debtor
-    proposed = request.proposed
+def debtor_zones(
+    debtor: Debtor, phone_zones: Mapping[str, tuple[str, ...]] | None = None
+) -> tuple[tuple[str, ...], str, str]:
+    """The debtor's plausible zones, primary zone and phone region (shared by the batch form).
+
+    ``phone_zones`` maps contact point ids to zones already resolved for their numbers (what
+    ``zones_for_phone(value, region)`` answers); the others are resolved here.
+    """
     country, region = _region_of(debtor.jurisdiction)
     address = debtor.address
     if address is not None and address.country:
@@ -171,29 +185,38 @@ def build_context(request: Request) -> Context:
         addr_zones = zones_for_address(country, region, None)
         phone_region = country
     phone_region = "GB" if phone_region == "UK" else phone_region
-    debtor_zones: list[str] = []
+    found: list[str] = []
     if debtor.timezone:
-        debtor_zones.append(debtor.timezone)
-    for name in (*addr_zones, *_phone_zones(debtor.contact_points, phone_region)):
-        if name not in debtor_zones:
-            debtor_zones.append(name)
-    if not debtor_zones:
-        debtor_zones.append("UTC")
-    primary = debtor.timezone or (addr_zones[0] if addr_zones else debtor_zones[0])
+        found.append(debtor.timezone)
+    for name in (*addr_zones, *_phone_zones(debtor.contact_points, phone_region, phone_zones)):
+        if name not in found:
+            found.append(name)
+    if not found:
+        found.append("UTC")
+    primary = debtor.timezone or (addr_zones[0] if addr_zones else found[0])
+    return tuple(found), primary, phone_region
+
+
+def build_context(request: Request) -> Context:
+    """Resolve the person, contact point, debts and plausible zones of a request."""
+    debtor = request.debtor
+    proposed = request.proposed
+    zones_of_debtor, primary, phone_region = debtor_zones(debtor)
+    debtor_zones_list = list(zones_of_debtor)
 
     person_id = proposed.person or debtor.id
     person: Person | None = None
     if person_id == debtor.id:
         role = Role.DEBTOR
         own_points = debtor.contact_points
-        zones = tuple(debtor_zones)
+        zones = zones_of_debtor
     else:
         person = next(p for p in request.persons if p.id == person_id)
         role = person.role
         own_points = person.contact_points
         person_zones = _phone_zones(own_points, phone_region)
         if role is Role.SPOUSE:
-            person_zones = list(dict.fromkeys([*debtor_zones, *person_zones]))
+            person_zones = list(dict.fromkeys([*debtor_zones_list, *person_zones]))
         zones = tuple(person_zones) or (primary,)
     points = {cp.id: cp for cp in own_points}
     point = points.get(proposed.contact_point) if proposed.contact_point else None
@@ -205,6 +228,7 @@ def build_context(request: Request) -> Context:
     history = tuple(sorted(request.history, key=lambda e: e.at))
     person_events = tuple(e for e in history if (e.person or debtor.id) == person_id)
     now = request.now
+    tz = zone(primary)
     return Context(
         request=request,
         now=now,
@@ -220,9 +244,11 @@ def build_context(request: Request) -> Context:
         flags=debtor.flags,
         primary=primary,
         zones=zones,
-        today=local_date(now, zone(primary)),
+        today=local_date(now, tz),
         history=history,
         person_events=person_events,
+        tz=tz,
+        consents=tuple(e for e in person_events if e.consent_given_for is not None),
     )
 
 

@@ -755,7 +755,8 @@ def holiday_quiet(ctx: Context, spec: RuleSpec, t: dt.datetime) -> Hit | None:
 
 def _cap_until(dates: list[dt.date], cap: int, window_days: int, day: dt.date) -> tuple[int, dt.date | None]:
     """Count of dates in the window of ``window_days`` ending ``day``; the first free day if at cap."""
-    inside = sorted((d for d in dates if d > day - _days(window_days)), reverse=True)
+    first = day - _days(window_days)
+    inside = sorted((d for d in dates if d > first), reverse=True)
     if len(inside) < cap:
         return len(inside), None
     return len(inside), inside[cap - 1] + _days(window_days)
@@ -771,18 +772,56 @@ def _rolling_until(
     return len(inside), inside[cap - 1] + span
 
 
+def _connected_calls(ctx: Context) -> list[HistoryEvent]:
+    """Outbound telephone attempts to the person that connected to the dialed number (any debt)."""
+    key = "connected_calls"
+    found = ctx.memo.get(key)
+    if found is None:
+        found = ctx.memo[key] = [
+            e
+            for e in ctx.person_events
+            if e.direction is Direction.OUTBOUND
+            and e.channel in PHONE_CHANNELS
+            and e.outcome in CONNECTED_OUTCOMES
+        ]
+    return found  # type: ignore[return-value]
+
+
 def _regf_calls(ctx: Context, debt: str) -> list[HistoryEvent]:
     # 1006.14(b)(3): calls not connected to the dialed number, and calls placed with prior
     # consent, are excluded; unanswered and voicemail calls are connected and count.
-    return [
-        e
-        for e in ctx.person_events
-        if e.direction is Direction.OUTBOUND
-        and e.channel in PHONE_CHANNELS
-        and e.outcome in CONNECTED_OUTCOMES
-        and covers(e, debt)
-        and not ctx.call_was_consented(e)
-    ]
+    key = ("regf_calls", debt)
+    found = ctx.memo.get(key)
+    if found is None:
+        consents = bool(ctx.consents)
+        found = ctx.memo[key] = [
+            e
+            for e in _connected_calls(ctx)
+            if covers(e, debt) and not (consents and ctx.call_was_consented(e))
+        ]
+    return found  # type: ignore[return-value]
+
+
+def _conversations(ctx: Context, debt: str) -> list[HistoryEvent]:
+    """Telephone conversations with the person about ``debt``, either side starting them."""
+    key = ("conversations", debt)
+    found = ctx.memo.get(key)
+    if found is None:
+        found = ctx.memo[key] = [
+            e
+            for e in ctx.person_events
+            if e.channel is Channel.CALL and e.outcome is CallOutcome.CONVERSATION and covers(e, debt)
+        ]
+    return found  # type: ignore[return-value]
+
+
+def _event_dates(ctx: Context, key: object, events: list[HistoryEvent]) -> list[dt.date]:
+    """Local dates (primary zone) of ``events``, computed once per request under ``key``."""
+    found = ctx.memo.get(key)
+    if found is None:
+        local = ctx.local
+        found = ctx.memo[key] = [local(e.at) for e in events]
+    return found  # type: ignore[return-value]
 
 
 def _debt_label(debt: str) -> str:
@@ -804,7 +843,9 @@ def regf_frequency(ctx: Context, spec: RuleSpec, t: dt.datetime) -> Hit | None:
             until = free_at
         else:
             days = int(spec.params["window_days"])
-            count, free_day = _cap_until([ctx.local(e.at) for e in calls], cap, days, local_date(t, ctx.tz))
+            count, free_day = _cap_until(
+                _event_dates(ctx, ("regf_dates", debt), calls), cap, days, ctx.local(t)
+            )
             until = None if free_day is None else start_of_day(free_day, ctx.tz)
         if until is not None and (worst is None or until > worst[0]):
             worst = (until, debt, count)
@@ -836,11 +877,7 @@ def regf_cooldown(ctx: Context, spec: RuleSpec, t: dt.datetime) -> Hit | None:
     mode = str(spec.params.get("window_mode", "calendar_days"))
     worst: tuple[dt.datetime, str, HistoryEvent] | None = None
     for debt in ctx.debt_ids:
-        talks = [
-            e
-            for e in ctx.person_events
-            if e.channel is Channel.CALL and e.outcome is CallOutcome.CONVERSATION and covers(e, debt)
-        ]
+        talks = _conversations(ctx, debt)
         if not talks:
             continue
         last = talks[-1]
@@ -872,13 +909,7 @@ def regf_pattern(ctx: Context, spec: RuleSpec, t: dt.datetime) -> Hit | None:
     """Comment 14(b)(2)(i)-2: presumptively compliant calls that still look like harassment go to review."""
     if t != ctx.now:
         return None
-    calls = [
-        e
-        for e in ctx.person_events
-        if e.direction is Direction.OUTBOUND
-        and e.channel in PHONE_CHANNELS
-        and e.outcome in CONNECTED_OUTCOMES
-    ]
+    calls = _connected_calls(ctx)
     gap = spec.params.get("min_gap_minutes")
     if gap and calls and t - calls[-1].at < dt.timedelta(minutes=int(gap)):
         return _fire(
@@ -889,7 +920,7 @@ def regf_pattern(ctx: Context, spec: RuleSpec, t: dt.datetime) -> Hit | None:
     limit = spec.params.get("aggregate_calls")
     if limit:
         first = ctx.local(t) - _days(int(spec.params.get("window_days", 7)) - 1)
-        total = sum(1 for e in calls if ctx.local(e.at) >= first) + 1
+        total = sum(1 for d in _event_dates(ctx, "connected_dates", calls) if d >= first) + 1
         if total > int(limit):
             return _fire(
                 spec,
