@@ -8,14 +8,15 @@ are skipped with the reason, except in CI (``CI`` set), where that is a failure.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, MetaData, Table, create_engine, text
 
-from arrears.store.db import make_engine, upgrade
+from arrears.store.db import current_revision, head_revision, make_engine, upgrade
 
 PG_ADMIN_URL = os.environ.get("ARREARS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -56,12 +57,102 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     yield from _new_database(request.param, tmp_path)
 
 
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    """An engine on a new database with the schema at head."""
-    built = make_engine(database_url)
-    upgrade(built)
+_PG_SEEDS: list[tuple[Table, list[dict[str, object]]]] = []
+
+
+def _capture_seeds(engine: Engine) -> list[tuple[Table, list[dict[str, object]]]]:
+    """Rows the migrations themselves insert (state rows, reference data), to restore after emptying."""
+    meta = MetaData()
+    meta.reflect(bind=engine)
+    seeds = []
+    with engine.connect() as conn:
+        for table in meta.sorted_tables:
+            if table.name == "alembic_version":
+                continue
+            rows = [dict(r._mapping) for r in conn.execute(table.select())]
+            if rows:
+                seeds.append((table, rows))
+    return seeds
+
+
+@pytest.fixture(scope="session")
+def migrated_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Databases migrated once per run; each test's database is a copy of one (much faster than
+    running every migration per test). The copies are checked to be at head like a fresh upgrade."""
+    made: dict[str, str] = {}
+    folder = tmp_path_factory.mktemp("templates")
+    sqlite_file = folder / "template.db"
+    engine = make_engine(f"sqlite:///{sqlite_file}")
+    upgrade(engine)
+    engine.dispose()
+    made["sqlite"] = str(sqlite_file)
+    name = f"arrears_tmpl_{uuid.uuid4().hex[:10]}"
+    admin = None
     try:
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        pg = make_engine(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name)
+        upgrade(pg)
+        _PG_SEEDS.clear()
+        _PG_SEEDS.extend(_capture_seeds(pg))
+        pg.dispose()
+        made["postgresql"] = name
+    except Exception:  # the per-test fixture reports an unreachable server (skip, or fail in CI)
+        pass
+    try:
+        yield made
+    finally:
+        if admin is not None and "postgresql" in made:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if admin is not None:
+            admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(
+    request: pytest.FixtureRequest, tmp_path: Path, migrated_templates: dict[str, str]
+) -> Iterator[Engine]:
+    """An engine on an empty database with the schema at head.
+
+    SQLite: a copy of the migrated template file. PostgreSQL: the migrated session database with
+    every table emptied (identities restarted) before the test — far cheaper than a new database.
+    """
+    if request.param == "sqlite":
+        target = tmp_path / "arrears-test.db"
+        shutil.copyfile(migrated_templates["sqlite"], target)
+        built = make_engine(f"sqlite:///{target}")
+        try:
+            yield built
+        finally:
+            built.dispose()
+        return
+    if "postgresql" not in migrated_templates:
+        _pg_admin()  # skips, or fails in CI, with the reason
+    built = make_engine(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + migrated_templates["postgresql"])
+    with built.begin() as conn:
+        names = [
+            r[0]
+            for r in conn.execute(
+                text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+                )
+            )
+        ]
+        if names:
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{n}"' for n in names) + " RESTART IDENTITY CASCADE"))
+        for table, rows in _PG_SEEDS:
+            conn.execute(table.insert(), rows)
+            if "id" in table.c:
+                conn.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), (SELECT MAX(id) FROM \"{table.name}\")) "
+                        f"WHERE pg_get_serial_sequence('{table.name}', 'id') IS NOT NULL"
+                    )
+                )
+    try:
+        assert current_revision(built) == head_revision()
         yield built
     finally:
         built.dispose()

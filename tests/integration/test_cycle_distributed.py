@@ -15,7 +15,7 @@ import pytest
 import redis
 from sqlalchemy import Engine, select
 
-from arrears.cycle.runner import CeleryExecutor, catch_up
+from arrears.cycle.runner import catch_up
 from arrears.cycle.tables import DailyPosition
 from arrears.portfolio.accounts_import import import_accounts
 from arrears.portfolio.payments_import import import_payments
@@ -137,7 +137,7 @@ def test_two_celery_workers_match_the_in_process_run(
         for i, log in zip((1, 2), logs, strict=True)
     ]
     try:
-        from arrears.jobs.celery_app import app
+        from arrears.jobs.celery_app import CeleryExecutor, app
 
         monkeypatch.setattr(app.conf, "broker_url", BROKER)
         monkeypatch.setattr(app.conf, "result_backend", BACKEND)

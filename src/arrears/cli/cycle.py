@@ -9,7 +9,7 @@ import typer
 
 from arrears import bootstrap
 from arrears.cli.common import console, err_console, handle_errors, print_json
-from arrears.cycle.runner import STEPS, CeleryExecutor, catch_up
+from arrears.cycle.runner import STEPS, catch_up
 from arrears.store.db import utcnow
 
 
@@ -37,6 +37,8 @@ def run_day_command(
 
     settings = bootstrap.settings()
     with bootstrap.open_engine() as engine:
+        from arrears.jobs.celery_app import CeleryExecutor
+
         executor = CeleryExecutor() if distributed else None
         reports = catch_up(
             engine,

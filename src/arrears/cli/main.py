@@ -15,7 +15,7 @@ app = typer.Typer(
 
 def _register() -> None:  # pragma: no cover - trivial wiring
     # Imported here so that `arrears --help` stays the single place that lists every command.
-    from arrears.cli import compliance, cycle, db, plan, portfolio, strategy
+    from arrears.cli import case, compliance, cycle, db, plan, portfolio, strategy
 
     app.add_typer(db.app, name="db")
     app.add_typer(portfolio.import_app, name="import")
@@ -25,6 +25,7 @@ def _register() -> None:  # pragma: no cover - trivial wiring
     app.add_typer(plan.app, name="plan")
     app.add_typer(compliance.app, name="compliance")
     app.add_typer(strategy.app, name="strategy")
+    app.add_typer(case.app, name="case")
     app.command("run-day")(cycle.run_day_command)
     app.command("worker")(cycle.worker_command)
 

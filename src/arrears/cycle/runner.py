@@ -24,7 +24,6 @@ from arrears.store.db import UnitOfWork, utcnow
 
 __all__ = [
     "STEPS",
-    "CeleryExecutor",
     "CycleReport",
     "Executor",
     "InProcessExecutor",
@@ -110,35 +109,6 @@ class InProcessExecutor:
         self, engine: Engine, step: Step, contexts: Sequence[CycleContext]
     ) -> list[dict[str, Any] | None]:
         return [run_step(engine, step, ctx) for ctx in contexts]
-
-
-class CeleryExecutor:
-    """Partitions as Celery tasks on any number of workers; waits for all before the next step."""
-
-    def __init__(self, *, timeout_s: float = 3_600, queue: str | None = None) -> None:
-        self.timeout_s = timeout_s
-        self.queue = queue
-
-    def run(
-        self, engine: Engine, step: Step, contexts: Sequence[CycleContext]
-    ) -> list[dict[str, Any] | None]:
-        from celery import group
-
-        from arrears.jobs.celery_app import QUEUE, run_partition
-
-        signatures = [
-            run_partition.si(
-                ctx.as_of.isoformat(),
-                step.name,
-                ctx.partition,
-                ctx.partitions,
-                ctx.actor,
-                ctx.now.isoformat(),
-            ).set(queue=self.queue or QUEUE)
-            for ctx in contexts
-        ]
-        results = group(signatures).apply_async().get(timeout=self.timeout_s, propagate=True)
-        return [None if r.get("skipped") else r for r in results]
 
 
 def run_day(

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Sequence
 from typing import Any
 
 from celery import Celery
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from arrears import bootstrap
 from arrears.cycle.ledger_steps import CycleContext
-from arrears.cycle.runner import STEPS, products_for, run_step
+from arrears.cycle.runner import STEPS, Step, products_for, run_step
 
-__all__ = ["QUEUE", "app", "run_partition"]
+__all__ = ["QUEUE", "CeleryExecutor", "app", "run_partition"]
 
 QUEUE = os.environ.get("ARREARS_QUEUE", "arrears")
 
@@ -72,3 +74,30 @@ def run_partition(
                 raise self.retry(exc=exc, countdown=1) from exc
             raise
     return {"skipped": True} if counts is None else counts
+
+
+class CeleryExecutor:
+    """Partitions as Celery tasks on any number of workers; waits for all before the next step."""
+
+    def __init__(self, *, timeout_s: float = 3_600, queue: str | None = None) -> None:
+        self.timeout_s = timeout_s
+        self.queue = queue
+
+    def run(
+        self, engine: Engine, step: Step, contexts: Sequence[CycleContext]
+    ) -> list[dict[str, Any] | None]:
+        from celery import group
+
+        signatures = [
+            run_partition.si(
+                ctx.as_of.isoformat(),
+                step.name,
+                ctx.partition,
+                ctx.partitions,
+                ctx.actor,
+                ctx.now.isoformat(),
+            ).set(queue=self.queue or QUEUE)
+            for ctx in contexts
+        ]
+        results = group(signatures).apply_async().get(timeout=self.timeout_s, propagate=True)
+        return [None if r.get("skipped") else r for r in results]

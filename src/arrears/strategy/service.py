@@ -6,6 +6,8 @@ through :func:`arrears.audit.log.record_event` in the same transaction.
 
 from __future__ import annotations
 
+from typing import Any
+
 import datetime as dt
 from dataclasses import dataclass
 
@@ -75,35 +77,45 @@ def account_features(engine: Engine, as_of: dt.date) -> pl.DataFrame:
     those columns joins them on ``account_id`` before segmenting.
     """
     frame = portfolio_frame(engine, as_of=as_of)
-    a, d, p = core.Account, core.Debtor, core.Payment
     with engine.connect() as conn:
-        extra = pl.DataFrame(
-            conn.execute(
-                select(a.id, a.first_due_on, d.language, d.jurisdiction)
-                .join(d, d.id == a.debtor_id)
-                .where(a.status == "open")
-            ).all(),
-            schema={
-                "account_id": pl.Int64,
-                "first_due_on": pl.Date,
-                "language": pl.String,
-                "jurisdiction": pl.String,
-            },
-            orient="row",
-        )
-        paid = pl.DataFrame(
-            conn.execute(
-                select(p.account_id)
-                .where(
-                    p.status == "posted",
-                    p.received_on > as_of - dt.timedelta(days=30),
-                    p.received_on <= as_of,
-                )
-                .group_by(p.account_id)
-            ).all(),
-            schema={"account_id": pl.Int64},
-            orient="row",
-        ).with_columns(pl.lit(True).alias("paid_last_30d"))
+        return features_from_positions(conn, frame, as_of=as_of)
+
+
+def features_from_positions(conn: Any, frame: pl.DataFrame, *, as_of: dt.date) -> pl.DataFrame:
+    """Strategy features for the accounts in ``frame``.
+
+    ``frame`` holds account_id, dpd, bucket, total_minor, overdue_minor, product_code, currency and
+    oldest_unpaid_due_on (what :func:`portfolio_frame` and the daily cycle's positions provide).
+    """
+    a, d, p = core.Account, core.Debtor, core.Payment
+    ids = frame.get_column("account_id").to_list()
+    extra_rows: list[Any] = []
+    paid_rows: list[Any] = []
+    for start in range(0, len(ids), 20_000):
+        chunk = ids[start : start + 20_000]
+        extra_rows += conn.execute(
+            select(a.id, a.first_due_on, d.language, d.jurisdiction)
+            .join(d, d.id == a.debtor_id)
+            .where(a.id.in_(chunk))
+        ).all()
+        paid_rows += conn.execute(
+            select(p.account_id)
+            .where(
+                p.account_id.in_(chunk),
+                p.status == "posted",
+                p.received_on > as_of - dt.timedelta(days=30),
+                p.received_on <= as_of,
+            )
+            .group_by(p.account_id)
+        ).all()
+    extra = pl.DataFrame(
+        extra_rows,
+        schema={"account_id": pl.Int64, "first_due_on": pl.Date, "language": pl.String, "jurisdiction": pl.String},
+        orient="row",
+    )
+    paid = pl.DataFrame(paid_rows, schema={"account_id": pl.Int64}, orient="row").with_columns(
+        pl.lit(True).alias("paid_last_30d")
+    )
     exponent = pl.col("currency").replace_strict(CURRENCY_EXPONENTS, default=2, return_dtype=pl.Int64)
     scale = pl.lit(10).pow(exponent).cast(BALANCE_DTYPE)
     features = (
@@ -214,11 +226,23 @@ def active_strategy(session: Session, *, strategy_id: str) -> tuple[int, Strateg
     return row.id, _check_or_refuse(row.source, row.format, f"{strategy_id} v{row.number}")
 
 
-def _open_entries(session: Session, strategy_id: str) -> pl.DataFrame:
+def _scoped(query: Any, column: Any, scope: tuple[int, int] | None) -> Any:
+    """Restrict a query to one partition of the accounts (``account_id % n == p``)."""
+    if scope is None or scope[1] <= 1:
+        return query
+    partition, partitions = scope
+    return query.where((column % partitions) == partition)
+
+
+def _open_entries(session: Session, strategy_id: str, scope: tuple[int, int] | None = None) -> pl.DataFrame:
     e = SegmentEntry
     rows = session.execute(
-        select(e.account_id, e.segment_id, e.entered_on).where(
-            e.strategy_id == strategy_id, e.left_on.is_(None)
+        _scoped(
+            select(e.account_id, e.segment_id, e.entered_on).where(
+                e.strategy_id == strategy_id, e.left_on.is_(None)
+            ),
+            e.account_id,
+            scope,
         )
     ).all()
     return pl.DataFrame(
@@ -228,9 +252,9 @@ def _open_entries(session: Session, strategy_id: str) -> pl.DataFrame:
     )
 
 
-def _recorded_assignments(session: Session) -> pl.DataFrame:
+def _recorded_assignments(session: Session, scope: tuple[int, int] | None = None) -> pl.DataFrame:
     x = ExperimentAssignment
-    rows = session.execute(select(x.account_id, x.experiment_id, x.variant_id)).all()
+    rows = session.execute(_scoped(select(x.account_id, x.experiment_id, x.variant_id), x.account_id, scope)).all()
     return pl.DataFrame(
         rows,
         schema={"account_id": pl.Int64, "experiment_id": pl.String, "variant_id": pl.String},
@@ -286,14 +310,16 @@ def record_day(
     as_of: dt.date,
     actor: str,
     now: dt.datetime,
+    scope: tuple[int, int] | None = None,
 ) -> dict[str, int]:
     """Write the day's segment moves and new experiment assignments in bulk, with one audit event.
 
     Idempotent for a date: entries already open in the same segment and assignments already recorded
-    are left alone, so a rerun writes nothing new.
+    are left alone, so a rerun writes nothing new. ``scope`` (partition, partitions) limits the run
+    to one partition of the accounts: entries of other partitions are left alone.
     """
     conn = session.connection()
-    current = _open_entries(session, strategy_id)
+    current = _open_entries(session, strategy_id, scope)
     accounts = plan.accounts.select("account_id", "segment", "experiment", "variant", "is_control")
     moved = accounts.join(current, on="account_id", how="left").filter(
         pl.col("_open_segment").is_null() | (pl.col("_open_segment") != pl.col("segment"))
@@ -327,7 +353,7 @@ def record_day(
     )
     entries = entries.with_columns(bulk.allocate_ids(conn, "segment_entries", entries.height).alias("id"))
     bulk.insert_frame(conn, "segment_entries", entries)
-    recorded = _recorded_assignments(session)
+    recorded = _recorded_assignments(session, scope)
     fresh = accounts.filter(pl.col("experiment").is_not_null()).join(
         recorded.rename({"experiment_id": "experiment"}), on=["account_id", "experiment"], how="anti"
     )

@@ -1,0 +1,1 @@
+"""Pure rules of the collection case: the state machine, negotiation, escalation and legal criteria."""
