@@ -163,4 +163,6 @@ def cli_env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """Point the command line at a new database (not yet upgraded)."""
     monkeypatch.setenv("ARREARS_DATABASE_URL", database_url)
     monkeypatch.setenv("ARREARS_ACTOR", "tester")
+    # Development mode: personal data in plaintext (production refuses it without keys).
+    monkeypatch.setenv("ARREARS_ALLOW_PLAINTEXT_PERSONAL_DATA", "1")
     return database_url

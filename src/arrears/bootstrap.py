@@ -60,11 +60,11 @@ def install_personal_codec(config: Settings | None = None) -> personal.PersonalC
 def engine(*, check_schema: bool = True) -> Engine:
     """The engine for the configured database; by default refuses a database that is not upgraded.
 
-    Installs the personal-data codec first, so every entry point that reaches the database stores
-    personal data by the configured rule.
+    It does not install the personal-data codec: a command opens its engine with :func:`open_engine`,
+    which does; a long-running process (API server, worker) calls :func:`install_personal_codec` once
+    at start.
     """
     config = settings()
-    install_personal_codec(config)
     built = make_engine(config.database_url)
     if check_schema:
         try:
@@ -77,9 +77,19 @@ def engine(*, check_schema: bool = True) -> Engine:
 
 @contextmanager
 def open_engine(*, check_schema: bool = True) -> Iterator[Engine]:
-    """An engine for one command; its connections are closed when the block ends."""
-    built = engine(check_schema=check_schema)
+    """An engine for one command, with the personal-data codec of the settings installed for it.
+
+    The codec is chosen by :func:`install_personal_codec` before the database is touched (a key file
+    that cannot be read stops the command) and the previous one is put back when the block ends, as
+    are the engine's connections closed.
+    """
+    previous = personal.codec()
+    install_personal_codec()
     try:
-        yield built
+        built = engine(check_schema=check_schema)
+        try:
+            yield built
+        finally:
+            built.dispose()
     finally:
-        built.dispose()
+        personal.set_codec(previous)

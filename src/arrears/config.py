@@ -24,6 +24,18 @@ class Settings(BaseSettings):
         description="Celery broker for distributed cycle runs (redis://... or amqp://guest:guest@host//)",
     )
     result_backend: str = Field(default="redis://127.0.0.1:6379/1", description="Celery result backend")
+    audit_signing_key_file: Path | None = Field(
+        default=None, description="PEM file of the Ed25519 key that signs audit tree heads"
+    )
+    strategy: str | None = Field(
+        default=None,
+        description="id of the published strategy the daily cycle runs (needed when several exist)",
+    )
+    collector_type: str = Field(
+        default="first_party_creditor",
+        description="who collects, for the compliance rules: first_party_creditor, third_party_collector, "
+        "debt_buyer or collection_agency",
+    )
 
     # --- personal data (keys live in a file or the environment, never in the database) ---
     field_keys: SecretStr | None = Field(

@@ -3,19 +3,39 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
+from arrears.cli import users
 from arrears.cli.main import app
+from arrears.store import personal
 from tests.integration.test_import_accounts import good_row, write_csv
 
 runner = CliRunner()
 
 
+@pytest.fixture(autouse=True)
+def _plaintext_personal_data(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # Development mode: no key file in these tests (encryption is tested with the privacy commands).
+    monkeypatch.setenv("ARREARS_ALLOW_PLAINTEXT_PERSONAL_DATA", "1")
+    before = personal.codec()
+    yield
+    personal.set_codec(before)
+
+
 def run(*args: str) -> tuple[int, str, str]:
     result = runner.invoke(app, list(args))
     return result.exit_code, result.stdout, result.stderr
+
+
+def upgrade_and_add_tester(role: str = "administrator") -> None:
+    """A new installation: the schema, then its first user (ARREARS_ACTOR=tester) as administrator."""
+    assert run("db", "upgrade")[0] == 0
+    result = runner.invoke(users.app, ["add", "tester", "--role", role])
+    assert result.exit_code == 0, result.stderr
 
 
 def test_commands_refuse_a_database_that_was_not_upgraded(cli_env: str, tmp_path: Path) -> None:
@@ -26,7 +46,7 @@ def test_commands_refuse_a_database_that_was_not_upgraded(cli_env: str, tmp_path
 
 
 def test_import_exit_statuses_and_reports(cli_env: str, tmp_path: Path) -> None:
-    assert run("db", "upgrade")[0] == 0
+    upgrade_and_add_tester()
     assert run("db", "upgrade")[0] == 0  # safe to run again
 
     clean = write_csv(tmp_path / "clean.csv", [good_row("A1"), good_row("A2")])
@@ -62,7 +82,7 @@ def test_import_exit_statuses_and_reports(cli_env: str, tmp_path: Path) -> None:
 
 
 def test_account_show_and_summary(cli_env: str, tmp_path: Path) -> None:
-    run("db", "upgrade")
+    upgrade_and_add_tester()
     run("import", "accounts", str(write_csv(tmp_path / "a.csv", [good_row("A1")])))
     code, out, _ = run("account", "show", "A1", "--as-of", "2026-06-20", "--json")
     assert code == 0
@@ -92,7 +112,7 @@ def test_account_show_and_summary(cli_env: str, tmp_path: Path) -> None:
 
 
 def test_product_add_validates_before_writing(cli_env: str, tmp_path: Path) -> None:
-    run("db", "upgrade")
+    upgrade_and_add_tester()
     bad = tmp_path / "products.toml"
     bad.write_text(
         '[[product]]\ncode = "x-loan"\nname = "X"\nkind = "closed-end"\ncurrency = "CNY"\n'
@@ -104,3 +124,25 @@ def test_product_add_validates_before_writing(cli_env: str, tmp_path: Path) -> N
     assert "x-loan" in err and "charge_off_dpd" in err
     code, out, _ = run("product", "list", "--json")
     assert "x-loan" not in json.loads(out)
+
+
+def test_commands_check_the_actors_permissions(cli_env: str, tmp_path: Path) -> None:
+    upgrade_and_add_tester()
+    for name, role in [("ro", "read_only"), ("col", "collector"), ("sup", "supervisor")]:
+        assert runner.invoke(users.app, ["add", name, "--role", role]).exit_code == 0
+    accounts = write_csv(tmp_path / "a.csv", [good_row("A1")])
+    code, _, err = run("import", "accounts", str(accounts), "--as", "ro")
+    assert code == 6 and "may not do this: it needs the 'import_data' permission" in err
+    code, out, _ = run("portfolio", "summary", "--as-of", "2026-06-20", "--json", "--as", "ro")
+    assert (code, json.loads(out)["buckets"]) == (0, [])  # the refused import wrote nothing
+    assert run("import", "accounts", str(accounts), "--as", "sup")[0] == 0
+    assert run("db", "upgrade", "--as", "sup")[0] == 6
+    assert run("portfolio", "summary", "--as", "col")[0] == 6
+    code, _, err = run("account", "show", "A1", "--as", "col")
+    assert code == 4 and "no account 'A1' that you may see" in err
+    code, _, err = run("account", "show", "A1", "--reveal", "--as", "ro")
+    assert code == 6 and "reveal_personal_data" in err
+    code, out, _ = run("account", "show", "A1", "--as-of", "2026-06-20", "--reveal", "--json", "--as", "sup")
+    assert code == 0 and json.loads(out)["debtor"]["national_id"] == "11010519491231002X"
+    code, _, err = run("account", "show", "A1", "--as", "nobody")
+    assert code == 6 and "'nobody' is not an active arrears user" in err

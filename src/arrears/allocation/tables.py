@@ -1,6 +1,7 @@
 """Tables of work allocation: teams, collectors, queued work, agencies and their placements.
 
-Declared on :class:`arrears.store.tables.Base`; created by migration 0006.
+Declared on :class:`arrears.store.tables.Base`; created by migration 0006 and extended by 0008 (the
+task fields and idempotency key of work items, collector scores, agency recall rules).
 """
 
 from __future__ import annotations
@@ -9,7 +10,18 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from arrears.store.tables import Base, DecimalText, UtcDateTime
@@ -29,7 +41,11 @@ class Team(Base):
 
 
 class Collector(Base):
-    """A collector with skills (languages, buckets, products) and a daily capacity of work items."""
+    """A collector with skills (languages, buckets, products) and a daily capacity of work items.
+
+    ``skills`` is ``{"languages": [...], "buckets": [...], "products": [...]}``; a missing or empty list
+    means any. ``score`` (higher first) orders collectors for score-based assignment.
+    """
 
     __tablename__ = "collectors"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -37,13 +53,18 @@ class Collector(Base):
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
     skills: Mapped[dict[str, Any]] = mapped_column(JSON)
     daily_capacity: Mapped[int] = mapped_column(Integer)
+    score: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
 
 class WorkItem(Base):
-    """An account in a collector's queue; ``touched_at`` drives reassignment of idle work."""
+    """A call task in a collector's queue; ``touched_at`` drives reassignment of idle work.
+
+    One row per (day, account, action): the unique key makes rebuilding a day's queue add nothing.
+    ``collector_id`` is null for work that found no collector with the skills and capacity for it.
+    """
 
     __tablename__ = "work_items"
     id: Mapped[int] = mapped_column(_ID, primary_key=True)
@@ -57,8 +78,24 @@ class WorkItem(Base):
     touched_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     status: Mapped[str] = mapped_column(String(16), default="open")
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # Added by migration 0008: what the task is, what it was ranked on, and how it ended.
+    action_id: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    case_id: Mapped[int | None] = mapped_column(_ID)
+    balance_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    pay_probability: Mapped[Decimal] = mapped_column(DecimalText, default=Decimal(0), server_default="0")
+    language: Mapped[str | None] = mapped_column(String(8))
+    bucket: Mapped[str | None] = mapped_column(String(16))
+    product: Mapped[str | None] = mapped_column(String(64))
+    rank: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    reassignments: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    completed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(32))
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
-    __table_args__ = (Index("ix_work_items_collector_status", "collector_id", "status"),)
+    __table_args__ = (
+        Index("ix_work_items_collector_status", "collector_id", "status"),
+        Index("ix_work_items_account_status", "account_id", "status"),
+        UniqueConstraint("queued_on", "account_id", "action_id", name="uq_work_items_day_account_action"),
+    )
 
 
 class Agency(Base):
@@ -75,6 +112,8 @@ class Agency(Base):
     compliance_evaluated_on: Mapped[dt.date | None] = mapped_column(Date)
     dpa_signed_on: Mapped[dt.date | None] = mapped_column(Date)
     dpa_reference: Mapped[str | None] = mapped_column(Text)
+    # Recall rule (migration 0008): recall a placement that brought no payment in this many days.
+    recall_idle_days: Mapped[int | None] = mapped_column(Integer)
     version: Mapped[int] = mapped_column(Integer, default=1)
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
@@ -95,4 +134,7 @@ class Placement(Base):
     recall_reason: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(Integer, default=1)
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
-    __table_args__ = (Index("ix_placements_account", "account_id"),)
+    __table_args__ = (
+        Index("ix_placements_account", "account_id"),
+        Index("ix_placements_agency_placed", "agency_id", "placed_on"),
+    )

@@ -53,11 +53,44 @@ def format_timestamp(value: datetime) -> str:
         raise ValidationError(
             "a timestamp in an audit event must carry a time zone", field="at", value=value.isoformat()
         )
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def _path_text(path: str) -> str:
     return path or "<root>"
+
+
+class _NeedsFullRules(Exception):
+    """Raised by the fast path on anything it does not handle itself."""
+
+
+def _fast(value: Any) -> Any:
+    """The common shapes (exact ``str``/``int``/``bool``/``None``, string-keyed dicts, lists, finite
+    decimals, aware datetimes) converted without building error paths; anything else is handed to the
+    full rules, which give the same result or the error with its path.
+    """
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is dict:
+        result = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                raise _NeedsFullRules
+            item_kind = type(item)
+            result[key] = (
+                item
+                if item_kind is str or item_kind is int or item_kind is bool or item is None
+                else _fast(item)
+            )
+        return result
+    if kind is list or kind is tuple:
+        return [_fast(item) for item in value]
+    if kind is Decimal and value.is_finite():
+        return format(value, "f")
+    if kind is datetime and value.utcoffset() is not None:
+        return format_timestamp(value)
+    raise _NeedsFullRules
 
 
 def to_canonical_value(value: Any, path: str = "") -> Any:
@@ -65,11 +98,18 @@ def to_canonical_value(value: Any, path: str = "") -> Any:
 
     ``path`` names where the value sits, for the error message.
     """
+    try:
+        return _fast(value)
+    except _NeedsFullRules:
+        return _full(value, path)
+
+
+def _full(value: Any, path: str) -> Any:
     # bool before int: True is an int in Python but has its own JSON form.
     if value is None or isinstance(value, bool | str):
         return value
     if isinstance(value, Enum):
-        return to_canonical_value(value.value, path)
+        return _full(value.value, path)
     if isinstance(value, int):
         return value
     if isinstance(value, float):
@@ -101,10 +141,10 @@ def to_canonical_value(value: Any, path: str = "") -> Any:
                     f"{_path_text(path)}: object keys must be strings, not {type(key).__name__}",
                     field=_path_text(path),
                 )
-            result[key] = to_canonical_value(item, f"{path}.{key}" if path else key)
+            result[key] = _full(item, f"{path}.{key}" if path else key)
         return result
     if isinstance(value, list | tuple):
-        return [to_canonical_value(item, f"{path}[{i}]") for i, item in enumerate(value)]
+        return [_full(item, f"{path}[{i}]") for i, item in enumerate(value)]
     raise ValidationError(
         f"{_path_text(path)}: a {type(value).__name__} has no canonical JSON form", field=_path_text(path)
     )

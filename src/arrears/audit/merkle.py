@@ -169,6 +169,18 @@ class MerkleTree:
         """The tree head at ``size`` leaves (default: all of them), in O(log n)."""
         return self._range_root(0, self._check_size(size))
 
+    def compact_range(self, size: int | None = None) -> tuple[bytes, ...]:
+        """Roots of the perfect subtrees covering the first ``size`` leaves, largest first (as
+        :attr:`MerkleAccumulator.compact_range`)."""
+        size = self._check_size(size)
+        hashes: list[bytes] = []
+        position = 0
+        for height in range(size.bit_length() - 1, -1, -1):
+            if size >> height & 1:
+                hashes.append(self._levels[height][position >> height])
+                position += 1 << height
+        return tuple(hashes)
+
     def _node(self, height: int, index: int, size: int) -> bytes:
         """Node ``index`` of level ``height`` in the tree of the first ``size`` leaves."""
         start = index << height

@@ -38,11 +38,13 @@ from arrears.errors import ConfigurationError, ValidationError
 __all__ = [
     "DEFAULT_SIGNING_KEY_ENV",
     "DOCUMENT_FORMAT",
+    "KEY_FILE_ENV",
     "SignedTreeHead",
     "export_public_key",
     "export_tree_head",
     "generate_signing_key",
     "key_id",
+    "load_configured_signing_key",
     "load_public_key",
     "load_signing_key",
     "load_signing_key_from_env",
@@ -287,3 +289,31 @@ def load_public_key(pem: bytes | str) -> Ed25519PublicKey:
     if not isinstance(key, Ed25519PublicKey):
         raise ConfigurationError("the tree head public key is not an Ed25519 key", source="public_key")
     return key
+
+
+KEY_FILE_ENV: Final = "ARREARS_AUDIT_SIGNING_KEY_FILE"
+"""Environment variable naming a PEM key file (used when ``ARREARS_AUDIT_SIGNING_KEY`` is not set)."""
+
+
+def load_configured_signing_key(
+    *, key_file: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+) -> Ed25519PrivateKey:
+    """The deployment's signing key: ``ARREARS_AUDIT_SIGNING_KEY`` (PEM text, or ``@path``), else
+    ``key_file``, else the file named by ``ARREARS_AUDIT_SIGNING_KEY_FILE``.
+
+    With none of them set this is a :class:`ConfigurationError` that says how to make and set a key.
+    """
+    env = os.environ if environ is None else environ
+    value = env.get(DEFAULT_SIGNING_KEY_ENV, "").strip()
+    if value.startswith("@"):
+        return load_signing_key(value[1:])
+    if value:
+        return load_signing_key_from_env(environ=env)
+    path = key_file or env.get(KEY_FILE_ENV, "").strip()
+    if path:
+        return load_signing_key(path)
+    raise ConfigurationError(
+        f"no audit signing key is configured: set {DEFAULT_SIGNING_KEY_ENV} to the key's PEM text or "
+        f"@/path/to/key.pem, or {KEY_FILE_ENV} to the key file (make one with `arrears audit keygen FILE`)",
+        variable=DEFAULT_SIGNING_KEY_ENV,
+    )

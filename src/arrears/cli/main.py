@@ -15,7 +15,20 @@ app = typer.Typer(
 
 def _register() -> None:  # pragma: no cover - trivial wiring
     # Imported here so that `arrears --help` stays the single place that lists every command.
-    from arrears.cli import case, compliance, cycle, db, plan, portfolio, strategy
+    from arrears.cli import (
+        agency,
+        audit,
+        case,
+        compliance,
+        cycle,
+        db,
+        plan,
+        portfolio,
+        privacy,
+        queue,
+        strategy,
+        users,
+    )
 
     app.add_typer(db.app, name="db")
     app.add_typer(portfolio.import_app, name="import")
@@ -26,6 +39,11 @@ def _register() -> None:  # pragma: no cover - trivial wiring
     app.add_typer(compliance.app, name="compliance")
     app.add_typer(strategy.app, name="strategy")
     app.add_typer(case.app, name="case")
+    app.add_typer(users.app, name="users")
+    app.add_typer(privacy.app, name="privacy")
+    app.add_typer(queue.app, name="queue")
+    app.add_typer(agency.app, name="agency")
+    app.add_typer(audit.app, name="audit")
     app.command("run-day")(cycle.run_day_command)
     app.command("worker")(cycle.worker_command)
 

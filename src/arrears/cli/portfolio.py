@@ -18,12 +18,15 @@ from rich.progress import (
 from rich.table import Table
 
 from arrears import bootstrap
+from arrears.access.permissions import Permission
 from arrears.cli.common import console, err_console, handle_errors, print_json
+from arrears.cli.users import ActAs, actor, check_permission, unit_of_work
 from arrears.portfolio.accounts_import import import_accounts
 from arrears.portfolio.payments_import import import_payments
 from arrears.portfolio.products import add_products, ensure_builtin_products, product_catalogue
 from arrears.portfolio.report import ImportReport
-from arrears.portfolio.service import account_view, portfolio_summary
+from arrears.portfolio.service import portfolio_summary
+from arrears.privacy.service import view_account
 from arrears.store.db import UnitOfWork, utcnow
 
 import_app = typer.Typer(help="Load accounts and payments from the loan system.", no_args_is_help=True)
@@ -56,8 +59,9 @@ def _count_lines(path: Path) -> int | None:
         return max(sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b"")) - 1, 0)
 
 
-def _run_import(kind: str, path: Path, as_json: bool) -> None:
+def _run_import(kind: str, path: Path, as_json: bool, as_user: str | None) -> None:
     settings = bootstrap.settings()
+    who = check_permission(Permission.IMPORT_DATA, as_user)
     total = _count_lines(path)
     runner = import_accounts if kind == "accounts" else import_payments
     with bootstrap.open_engine() as engine, Progress(
@@ -66,7 +70,7 @@ def _run_import(kind: str, path: Path, as_json: bool) -> None:
     ) as progress:  # fmt: skip
         task = progress.add_task(kind, total=total)
         report: ImportReport = runner(
-            engine=engine, path=path, actor=settings.actor, now=utcnow(), batch_rows=settings.import_batch_rows,
+            engine=engine, path=path, actor=who, now=utcnow(), batch_rows=settings.import_batch_rows,
             progress=lambda n: progress.advance(task, n),
         )  # fmt: skip
     if as_json:
@@ -89,18 +93,18 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of te
 @import_app.command("accounts")
 @handle_errors
 def import_accounts_command(file: Annotated[Path, typer.Argument(help="CSV, Parquet or JSON Lines file")],
-                            as_json: JsonFlag = False) -> None:  # fmt: skip
+                            as_json: JsonFlag = False, as_user: ActAs = None) -> None:  # fmt: skip
     """Import accounts with their debtors, schedules and balances (exit 0 all taken, 3 some rejected,
     2 file unusable)."""
-    _run_import("accounts", file, as_json)
+    _run_import("accounts", file, as_json, as_user)
 
 
 @import_app.command("payments")
 @handle_errors
 def import_payments_command(file: Annotated[Path, typer.Argument(help="CSV, Parquet or JSON Lines file")],
-                            as_json: JsonFlag = False) -> None:  # fmt: skip
+                            as_json: JsonFlag = False, as_user: ActAs = None) -> None:  # fmt: skip
     """Import payments and allocate them by each product's waterfall (same exit statuses)."""
-    _run_import("payments", file, as_json)
+    _run_import("payments", file, as_json, as_user)
 
 
 @account_app.command("show")
@@ -109,11 +113,21 @@ def account_show(
     account_id: Annotated[str, typer.Argument(help="The account_id given at import")],
     as_of: AsOf = None,
     as_json: JsonFlag = False,
+    reveal: Annotated[
+        bool,
+        typer.Option("--reveal", help="Show personal data unmasked (needs reveal_personal_data; audited)."),
+    ] = False,
+    as_user: ActAs = None,
 ) -> None:
-    """Balances by component, days past due, bucket, schedule and ledger of one account."""
+    """Balances by component, days past due, bucket, schedule and ledger of one account.
+
+    Personal data is masked unless --reveal is given by a user allowed to see it; a reveal is audited.
+    """
     day = _as_of(as_of)
-    with bootstrap.open_engine() as engine, UnitOfWork(engine) as uow:
-        view = account_view(uow.session, account_id, as_of=day)
+    with unit_of_work() as uow:
+        view = view_account(uow.session, actor=actor(as_user), account_id=account_id, as_of=day, now=utcnow(),
+                            reveal=reveal)  # fmt: skip
+        uow.commit()  # the reveal's audit event, when there is one
     if as_json:
         print_json(view.__dict__)
         return
@@ -152,9 +166,10 @@ def account_show(
 
 @portfolio_app.command("summary")
 @handle_errors
-def portfolio_summary_command(as_of: AsOf = None, as_json: JsonFlag = False) -> None:
-    """Accounts, balances and overdue amounts by delinquency bucket."""
+def portfolio_summary_command(as_of: AsOf = None, as_json: JsonFlag = False, as_user: ActAs = None) -> None:
+    """Accounts, balances and overdue amounts by delinquency bucket (needs view_all_accounts)."""
     day = _as_of(as_of)
+    check_permission(Permission.VIEW_ALL_ACCOUNTS, as_user)
     with bootstrap.open_engine() as engine:
         rows = portfolio_summary(engine, as_of=day)
     if as_json:
@@ -170,8 +185,9 @@ def portfolio_summary_command(as_of: AsOf = None, as_json: JsonFlag = False) -> 
 
 @product_app.command("list")
 @handle_errors
-def product_list(as_json: JsonFlag = False) -> None:
+def product_list(as_json: JsonFlag = False, as_user: ActAs = None) -> None:
     """The products accounts can be imported under."""
+    check_permission(Permission.VIEW_ACCOUNTS, as_user)
     with bootstrap.open_engine() as engine, UnitOfWork(engine) as uow:
         ensure_builtin_products(uow.session, now=utcnow())
         products = product_catalogue(uow.session)
@@ -189,8 +205,10 @@ def product_list(as_json: JsonFlag = False) -> None:
 
 @product_app.command("add")
 @handle_errors
-def product_add(file: Annotated[Path, typer.Argument(help="A TOML file of [[product]] tables")]) -> None:
+def product_add(file: Annotated[Path, typer.Argument(help="A TOML file of [[product]] tables")],
+                as_user: ActAs = None) -> None:  # fmt: skip
     """Add or replace products from a file (all validated before any is written)."""
+    check_permission(Permission.MANAGE_PRODUCTS, as_user)
     with bootstrap.open_engine() as engine, UnitOfWork(engine) as uow:
         written = add_products(uow.session, file, now=utcnow())
         uow.commit()

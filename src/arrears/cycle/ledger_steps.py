@@ -37,8 +37,16 @@ class CycleContext:
     partitions: int = 1
 
 
-def _entries(frame: pl.DataFrame, *, kind: str, key: pl.Expr, effective_on: pl.Expr, now: dt.datetime,
-             amounts: dict[str, pl.Expr], memo: str) -> pl.DataFrame:  # fmt: skip
+def _entries(
+    frame: pl.DataFrame,
+    *,
+    kind: str,
+    key: pl.Expr,
+    effective_on: pl.Expr,
+    now: dt.datetime,
+    amounts: dict[str, pl.Expr],
+    memo: str,
+) -> pl.DataFrame:
     return frame.select(
         pl.col("account_id"),
         key.alias("key"),
@@ -70,18 +78,24 @@ def step_accrue(conn: Connection, ctx: CycleContext) -> dict[str, Any]:
     return {"accounts": accounts.height, "interest_charges": charged, "late_fees": fees, "accruals": accrued}
 
 
-def _post_scheduled_interest(conn: Connection, accounts: pl.DataFrame, items: pl.DataFrame,
-                             ctx: CycleContext) -> int:  # fmt: skip
+def _post_scheduled_interest(
+    conn: Connection, accounts: pl.DataFrame, items: pl.DataFrame, ctx: CycleContext
+) -> int:
     """Contractual interest becomes owed on its due date: one charge per instalment, keyed by due date."""
     due = items.join(accounts.select("account_id", "charged_through_on"), on="account_id").filter(
-        (pl.col("due_on") > pl.col("charged_through_on")) & (pl.col("due_on") <= ctx.as_of)
+        (pl.col("due_on") > pl.col("charged_through_on"))
+        & (pl.col("due_on") <= ctx.as_of)
         & (pl.col("interest_minor") > 0)
-    )  # fmt: skip
+    )
     entries = _entries(
-        due, kind="charge", key=pl.lit("interest:") + pl.col("due_on").dt.strftime("%Y-%m-%d"),
-        effective_on=pl.col("due_on"), now=ctx.now, amounts={"interest": pl.col("interest_minor")},
+        due,
+        kind="charge",
+        key=pl.lit("interest:") + pl.col("due_on").dt.strftime("%Y-%m-%d"),
+        effective_on=pl.col("due_on"),
+        now=ctx.now,
+        amounts={"interest": pl.col("interest_minor")},
         memo="scheduled interest fell due",
-    )  # fmt: skip
+    )
     written = _write_entries(conn, entries)
     a = tables.Account
     stale = accounts.filter(pl.col("charged_through_on") < ctx.as_of)["account_id"].to_list()
@@ -135,10 +149,14 @@ def _assess_late_fees(
         .with_columns(pl.col("product_code").replace_strict(amount, return_dtype=pl.Int64).alias("_fee"))
     )
     entries = _entries(
-        short, kind="charge", key=pl.lit("late-fee:") + pl.col("due_on").dt.strftime("%Y-%m-%d"),
-        effective_on=pl.lit(ctx.as_of), now=ctx.now, amounts={"fee": pl.col("_fee")},
+        short,
+        kind="charge",
+        key=pl.lit("late-fee:") + pl.col("due_on").dt.strftime("%Y-%m-%d"),
+        effective_on=pl.lit(ctx.as_of),
+        now=ctx.now,
+        amounts={"fee": pl.col("_fee")},
         memo="late fee after the grace period",
-    )  # fmt: skip
+    )
     return _write_entries(conn, entries)
 
 
@@ -213,16 +231,23 @@ def _accrue_penalties(
         if today.height:
             ids = today["account_id"].to_list()
             sub = accounts.filter(pl.col("account_id").is_in(ids))
-            balances = balances_through(conn, through=day - ONE_DAY, partition=ctx.partition,
-                                        partitions=ctx.partitions).filter(pl.col("account_id").is_in(ids))  # fmt: skip
-            pos = positions_on(sub, items.filter(pl.col("account_id").is_in(ids)), balances,
-                               as_of=day - ONE_DAY, products=ctx.products)  # fmt: skip
+            balances = balances_through(
+                conn, through=day - ONE_DAY, partition=ctx.partition, partitions=ctx.partitions
+            ).filter(pl.col("account_id").is_in(ids))
+            pos = positions_on(
+                sub,
+                items.filter(pl.col("account_id").is_in(ids)),
+                balances,
+                as_of=day - ONE_DAY,
+                products=ctx.products,
+            )
             overdue = pos.select(
                 "account_id",
-                pl.max_horizontal(pl.col("principal_minor") - pl.col("future_principal_minor"), pl.lit(0))
-                .alias("overdue_principal_minor"),
+                pl.max_horizontal(
+                    pl.col("principal_minor") - pl.col("future_principal_minor"), pl.lit(0)
+                ).alias("overdue_principal_minor"),
                 pl.max_horizontal(pl.col("interest_minor"), pl.lit(0)).alias("overdue_interest_minor"),
-            )  # fmt: skip
+            )
             frame = today.join(overdue, on="account_id", how="left").with_columns(
                 pl.col("overdue_principal_minor").fill_null(0), pl.col("overdue_interest_minor").fill_null(0)
             )
@@ -231,10 +256,13 @@ def _accrue_penalties(
                 accrued = result.filter(pl.col("outcome") == "accrued")
                 entries = _entries(
                     accrued.filter((pl.col("penalty_minor") != 0) | (pl.col("compound_minor") != 0)),
-                    kind="accrual", key=pl.lit(f"accrual:{day.isoformat()}"), effective_on=pl.lit(day),
-                    now=ctx.now, amounts={"penalty": pl.col("penalty_minor"), "compound": pl.col("compound_minor")},
+                    kind="accrual",
+                    key=pl.lit(f"accrual:{day.isoformat()}"),
+                    effective_on=pl.lit(day),
+                    now=ctx.now,
+                    amounts={"penalty": pl.col("penalty_minor"), "compound": pl.col("compound_minor")},
                     memo="daily penalty and compound interest",
-                )  # fmt: skip
+                )
                 posted += _write_entries(conn, entries)
                 state = state.update(
                     accrued.select(
@@ -273,6 +301,7 @@ def step_positions(conn: Connection, ctx: CycleContext) -> dict[str, Any]:
         "bucket",
         *[f"{c}_minor" for c in COMPONENTS],
         "overdue_minor",
+        "oldest_unpaid_due_on",
     )
     bulk.insert_frame(conn, "daily_positions", rows)
     by_bucket = rows.group_by("bucket").len().sort("bucket")

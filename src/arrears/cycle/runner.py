@@ -15,7 +15,10 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, func, select
 
+from arrears.cycle.case_steps import step_cases, step_promises
+from arrears.cycle.dispatch_step import step_dispatch, step_queues
 from arrears.cycle.ledger_steps import CycleContext, step_accrue, step_positions
+from arrears.cycle.plan_step import step_plan
 from arrears.cycle.tables import CycleStepRun
 from arrears.domain.products import Product
 from arrears.errors import ValidationError
@@ -42,11 +45,24 @@ class Step:
     name: str
     run: StepFn
     description: str
+    partitioned: bool = True  # False: the step works on the whole book once (partition 0 of 1)
 
 
 STEPS: tuple[Step, ...] = (
     Step("accrue", step_accrue, "interest falling due, late fees, daily 罚息 and 复利"),
     Step("positions", step_positions, "DPD, buckets and balances snapshot"),
+    Step(
+        "cases", step_cases, "open cases for newly overdue accounts; payoffs, settlements, follow-ups", False
+    ),
+    Step("promises", step_promises, "promises and plans that fell due; escalation rules", False),
+    Step("plan", step_plan, "score, segment, arms, today's actions, compliance decisions"),
+    Step("dispatch", step_dispatch, "scheduled messages into the outbox"),
+    Step(
+        "queues",
+        step_queues,
+        "scheduled calls into collectors' work queues; expired placements recalled",
+        False,
+    ),
 )
 
 ProgressFn = Callable[[str, int, int], None]
@@ -77,10 +93,15 @@ def run_step(engine: Engine, step: Step, ctx: CycleContext) -> dict[str, Any] | 
         counts = step.run(conn, ctx)
         uow.session.add(
             CycleStepRun(
-                as_of=ctx.as_of, step=step.name, partition=ctx.partition, partitions=ctx.partitions,
-                started_at=started, finished_at=utcnow(), counts=counts,
+                as_of=ctx.as_of,
+                step=step.name,
+                partition=ctx.partition,
+                partitions=ctx.partitions,
+                started_at=started,
+                finished_at=utcnow(),
+                counts=counts,
             )
-        )  # fmt: skip
+        )
         uow.commit()
         return counts
 

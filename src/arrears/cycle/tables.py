@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from arrears.store.tables import Base, UtcDateTime
 
-__all__ = ["AccrualCarry", "CycleStepRun", "DailyPosition"]
+__all__ = ["AccrualCarry", "CycleAction", "CycleStepRun", "DailyPosition", "OutboxMessage"]
 
 
 class CycleStepRun(Base):
@@ -56,3 +56,53 @@ class DailyPosition(Base):
     fee_minor: Mapped[int] = mapped_column(BigInteger)
     cost_minor: Mapped[int] = mapped_column(BigInteger)
     overdue_minor: Mapped[int] = mapped_column(BigInteger)
+    oldest_unpaid_due_on: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class CycleAction(Base):
+    """One action the cycle produced for a day: a contact (with its compliance decision) or an escalation."""
+
+    __tablename__ = "cycle_actions"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    as_of: Mapped[dt.date] = mapped_column(Date, index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    debtor_id: Mapped[int] = mapped_column(ForeignKey("debtors.id"))
+    case_id: Mapped[int | None] = mapped_column(BigInteger)
+    strategy_id: Mapped[str] = mapped_column(String(64))
+    segment: Mapped[str | None] = mapped_column(String(64))
+    experiment: Mapped[str | None] = mapped_column(String(64))
+    variant: Mapped[str | None] = mapped_column(String(64))
+    path: Mapped[str | None] = mapped_column(String(64))
+    day: Mapped[int | None] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str | None] = mapped_column(String(24))
+    template: Mapped[str | None] = mapped_column(String(64))
+    tone: Mapped[str | None] = mapped_column(String(24))
+    priority: Mapped[int | None] = mapped_column(Integer)
+    escalate_to: Mapped[str | None] = mapped_column(String(64))
+    score: Mapped[int | None] = mapped_column(Integer)
+    score_model: Mapped[str | None] = mapped_column(String(64))
+    balance_minor: Mapped[int | None] = mapped_column(BigInteger)
+    contact_point_id: Mapped[int | None] = mapped_column(BigInteger)
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    scheduled_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    rules: Mapped[str | None] = mapped_column(String(1000))
+    status: Mapped[str] = mapped_column(String(16))
+
+
+class OutboxMessage(Base):
+    """A message to send (SMS, email, letter) after the cycle committed; sent by the channel workers."""
+
+    __tablename__ = "outbox_messages"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("cycle_actions.id"), unique=True)
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    channel: Mapped[str] = mapped_column(String(24))
+    contact_point_id: Mapped[int] = mapped_column(BigInteger)
+    template: Mapped[str | None] = mapped_column(String(64))
+    language: Mapped[str | None] = mapped_column(String(8))
+    not_before: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(String(16))  # pending | sent | failed | cancelled
+    idempotency_key: Mapped[str] = mapped_column(String(96), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

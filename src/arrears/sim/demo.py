@@ -1,7 +1,9 @@
 """`make demo`: a fresh SQLite database, a generated overdue portfolio, imported the way a user would.
 
-Runs the same commands a user runs (`arrears db upgrade`, `arrears import accounts|payments`,
-`arrears portfolio summary`, `arrears account show`) against ``demo-data/``; nothing else is touched.
+Runs the same commands a user runs (`arrears db upgrade`, `arrears privacy keygen`, `arrears users add`,
+`arrears import accounts|payments`, `arrears portfolio summary`, `arrears account show`) against
+``demo-data/``; nothing else is touched. Personal data is encrypted under a key file created in
+``demo-data/``, and the commands act as the installation's first administrator, ``demo``.
 """
 
 from __future__ import annotations
@@ -35,7 +37,13 @@ def main(accounts: int = 3000) -> None:
     folder = Path("demo-data")
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir()
-    env = {**os.environ, "ARREARS_DATABASE_URL": f"sqlite:///{folder / 'demo.db'}", "ARREARS_ACTOR": "demo"}
+    env = {
+        **os.environ,
+        "ARREARS_DATABASE_URL": f"sqlite:///{folder / 'demo.db'}",
+        "ARREARS_ACTOR": "demo",
+        "ARREARS_FIELD_KEYS_FILE": str(folder / "keys.json"),
+    }
+    env.pop("ARREARS_FIELD_KEYS", None)
     portfolio = generate_accounts(accounts, as_of=BALANCES_AS_OF)
     # A few rows with the mistakes real files have, to show how they are reported and the rest kept.
     broken = portfolio.head(3).with_columns(
@@ -48,7 +56,10 @@ def main(accounts: int = 3000) -> None:
     payments_file = write(generate_payments(portfolio, share=0.25, as_of=AS_OF), folder / "payments.csv")
     print(f"generated {portfolio.height} accounts (+3 broken rows) and a payments file in {folder}/")
 
+    _arrears("privacy", "keygen", str(folder / "keys.json"), env=env)
     _arrears("db", "upgrade", env=env)
+    # The bootstrap rule: the first user of an empty installation may be added by anyone, as administrator.
+    _arrears("users", "add", "demo", "--role", "administrator", env=env)
     _arrears("import", "accounts", str(accounts_file), env=env, ok=(0, 3))
     print(f"\nrejects file {accounts_file}.rejects.csv:")
     print((folder / "accounts.csv.rejects.csv").read_text(encoding="utf-8"))

@@ -90,9 +90,7 @@ def insert_frame(conn: Connection, table: str, df: pl.DataFrame) -> int:
             sql = (
                 full_sql
                 if chunk.height == per_statement
-                else (
-                    f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([row_sql] * chunk.height)
-                )
+                else (f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([row_sql] * chunk.height))
             )
             cursor.execute(sql, values)
     finally:

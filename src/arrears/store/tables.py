@@ -21,6 +21,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -246,13 +247,26 @@ class ImportRun(Base):
 
 
 class AuditEvent(Base):
-    """An append-only record of who did what; the Merkle chain over these rows proves the history."""
+    """An append-only record of who did what; the Merkle chain over these rows proves the history.
+
+    ``seq`` is the event's leaf index (gap-free, from 0); ``entry`` the exact bytes hashed as its leaf
+    (see :mod:`arrears.audit.entry`) and ``leaf_hash`` their RFC 6962 leaf hash. ``at``, ``actor``,
+    ``action``, the subject and ``payload`` repeat what the entry says so the log can be searched; only
+    ``entry`` is authoritative. Rows are written only by :mod:`arrears.audit.log`.
+    """
 
     __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_subject", "subject_type", "subject_id"),
+        Index("ix_audit_events_actor", "actor"),
+    )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
     at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     actor: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(64))
     subject_type: Mapped[str] = mapped_column(String(32))
     subject_id: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    entry: Mapped[bytes] = mapped_column(LargeBinary)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary)

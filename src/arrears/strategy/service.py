@@ -6,10 +6,9 @@ through :func:`arrears.audit.log.record_event` in the same transaction.
 
 from __future__ import annotations
 
-from typing import Any
-
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 from sqlalchemy import Engine, func, select, update
@@ -110,7 +109,12 @@ def features_from_positions(conn: Any, frame: pl.DataFrame, *, as_of: dt.date) -
         ).all()
     extra = pl.DataFrame(
         extra_rows,
-        schema={"account_id": pl.Int64, "first_due_on": pl.Date, "language": pl.String, "jurisdiction": pl.String},
+        schema={
+            "account_id": pl.Int64,
+            "first_due_on": pl.Date,
+            "language": pl.String,
+            "jurisdiction": pl.String,
+        },
         orient="row",
     )
     paid = pl.DataFrame(paid_rows, schema={"account_id": pl.Int64}, orient="row").with_columns(
@@ -254,7 +258,9 @@ def _open_entries(session: Session, strategy_id: str, scope: tuple[int, int] | N
 
 def _recorded_assignments(session: Session, scope: tuple[int, int] | None = None) -> pl.DataFrame:
     x = ExperimentAssignment
-    rows = session.execute(_scoped(select(x.account_id, x.experiment_id, x.variant_id), x.account_id, scope)).all()
+    rows = session.execute(
+        _scoped(select(x.account_id, x.experiment_id, x.variant_id), x.account_id, scope)
+    ).all()
     return pl.DataFrame(
         rows,
         schema={"account_id": pl.Int64, "experiment_id": pl.String, "variant_id": pl.String},

@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from alembic import context
 
+# Every table module, so that autogenerate compares the whole schema.
+import arrears.access.tables
+import arrears.allocation.tables
+import arrears.audit.tables
+import arrears.cases.tables
+import arrears.compliance.tables
+import arrears.cycle.tables
+import arrears.privacy.tables
+import arrears.strategy.tables  # noqa: F401
 from arrears.store.tables import metadata
 
 config = context.config
