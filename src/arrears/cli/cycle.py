@@ -22,9 +22,28 @@ def run_day_command(
     distributed: Annotated[
         bool, typer.Option("--distributed", help="Run the partitions as Celery tasks on the running workers.")
     ] = False,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            help="Instant the run happens (ISO 8601 with offset); default now. Contacts are "
+            "judged and scheduled from this instant.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
 ) -> None:
     """Run the daily cycle for a day, first catching up any missed days in order. Safe to rerun."""
+    moment = utcnow()
+    if at is not None:
+        try:
+            moment = dt.datetime.fromisoformat(at.replace("Z", "+00:00"))
+        except ValueError:
+            moment = None  # type: ignore[assignment]
+        if moment is None or moment.tzinfo is None:
+            err_console.print(
+                f"error --at: {at!r} is not an ISO 8601 instant with an offset", highlight=False
+            )
+            raise typer.Exit(2) from None
     try:
         day = dt.date.fromisoformat(as_of) if as_of else utcnow().date()
     except ValueError:
@@ -47,6 +66,7 @@ def run_day_command(
             partitions=partitions,
             progress=progress,
             executor=executor,
+            now=moment,
         )
     if as_json:
         print_json({"days": [{"as_of": r.as_of, "steps": r.steps, "skipped": r.skipped} for r in reports]})

@@ -26,6 +26,7 @@ def _register() -> None:  # pragma: no cover - trivial wiring
         portfolio,
         privacy,
         queue,
+        score,
         strategy,
         users,
     )
@@ -44,6 +45,7 @@ def _register() -> None:  # pragma: no cover - trivial wiring
     app.add_typer(queue.app, name="queue")
     app.add_typer(agency.app, name="agency")
     app.add_typer(audit.app, name="audit")
+    app.add_typer(score.app, name="score")
     app.command("run-day")(cycle.run_day_command)
     app.command("worker")(cycle.worker_command)
 

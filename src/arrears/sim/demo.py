@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+from importlib import resources
 from pathlib import Path
 
 import polars as pl
@@ -53,7 +54,9 @@ def main(accounts: int = 3000) -> None:
         pl.Series("balances_as_of", ["2026-11-20", "2026-11-20", "20/11/2026"]),
     )
     accounts_file = write(pl.concat([portfolio, broken]), folder / "accounts.csv")
-    payments_file = write(generate_payments(portfolio, share=0.25, as_of=AS_OF), folder / "payments.csv")
+    payments_file = write(
+        generate_payments(portfolio, share=0.25, as_of=BALANCES_AS_OF), folder / "payments.csv"
+    )
     print(f"generated {portfolio.height} accounts (+3 broken rows) and a payments file in {folder}/")
 
     _arrears("privacy", "keygen", str(folder / "keys.json"), env=env)
@@ -65,6 +68,25 @@ def main(accounts: int = 3000) -> None:
     print((folder / "accounts.csv.rejects.csv").read_text(encoding="utf-8"))
     _arrears("import", "payments", str(payments_file), env=env)
     _arrears("import", "accounts", str(accounts_file), env=env, ok=(0, 3))
+    _arrears("portfolio", "summary", "--as-of", BALANCES_AS_OF.isoformat(), env=env)
+
+    # The daily cycle over a simulated week: a strategy, a team of collectors, then one run a day.
+    strategy = resources.files("arrears").joinpath("data/strategies/cn-consumer.yaml")
+    with resources.as_file(strategy) as strategy_file:
+        _arrears("strategy", "publish", str(strategy_file), env=env)
+    _arrears("queue", "add-team", "early", "--name", "Early collections", env=env)
+    for i, languages in enumerate((["zh"], ["zh"], ["zh", "en"]), start=1):
+        options = [item for language in languages for item in ("--language", language)]
+        _arrears("queue", "add-collector", f"c{i}", "--team", "early", "--capacity", "60", *options, env=env)
+    first = BALANCES_AS_OF + dt.timedelta(days=1)
+    # 09:30 in Beijing: inside the 08:00-22:00 window (GB/T 45251—2025), so today's contacts are allowed.
+    _arrears("run-day", "--as-of", first.isoformat(), "--at", f"{first.isoformat()}T01:30:00+00:00", env=env)
+    # Two debtors write in: one asks that contact cease, one disputes the debt.
+    _arrears("case", "hold", "1", "--kind", "cease_contact", "--reason", "written request received", env=env)
+    _arrears("case", "hold", "2", "--kind", "dispute", "--reason", "says the amount is wrong", env=env)
+    # The rest of the week runs late in the evening in Beijing (22:30): contacts wait for the morning.
+    _arrears("run-day", "--as-of", AS_OF.isoformat(), "--at", f"{AS_OF.isoformat()}T14:30:00+00:00", env=env)
+    _arrears("compliance", "report", "--from", first.isoformat(), "--to", AS_OF.isoformat(), env=env)
     _arrears("portfolio", "summary", "--as-of", AS_OF.isoformat(), env=env)
     _arrears("account", "show", str(portfolio["account_id"][0]), "--as-of", AS_OF.isoformat(), env=env)
 

@@ -1,0 +1,282 @@
+"""Gradient boosting with LightGBM: native categorical splits, early stopping, Platt calibration.
+
+The defaults favour robustness across credit portfolios over the last point of AUC on any one file:
+shallow trees with many rows per leaf, row and column subsampling, L2 shrinkage of leaf values, and
+the number of trees chosen by early stopping on a stratified held-out slice of the training data.
+Trees are invariant to monotone transforms, so skewed counts and outliers need no treatment;
+missing values go down whichever branch the data prefers (LightGBM's default).
+
+The same held-out slice that stops the boosting also fits the calibrator, so probabilities are
+calibrated on rows the trees never saw.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from arrears.errors import ConfigurationError, ValidationError
+from arrears.scoring.calibration import Calibration, Calibrator, fit_calibrator
+from arrears.scoring.data import FeatureKind, feature_kinds, numeric_values
+from arrears.scoring.reasons import reason_frame, top_reasons
+
+__all__ = ["GBMConfig", "GBMModel", "fit_gbm"]
+
+
+@dataclass(frozen=True, slots=True)
+class GBMConfig:
+    """Settings of a LightGBM fit (see the module docstring for why these defaults)."""
+
+    learning_rate: float = 0.02
+    num_leaves: int = 8
+    max_depth: int = 4
+    min_child_samples: int = 20
+    min_child_share: float = 0.01
+    feature_fraction: float = 0.6
+    bagging_fraction: float = 0.8
+    lambda_l2: float = 5.0
+    max_bin: int = 127
+    cat_smooth: float = 20.0
+    min_data_per_group: int = 50
+    max_trees: int = 3000
+    early_stopping_rounds: int = 150
+    inner_folds: int = 5
+    calibration: str = Calibration.PLATT.value
+    seed: int = 42
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        if self.inner_folds < 2:
+            raise ConfigurationError("inner_folds must be at least 2", inner_folds=self.inner_folds)
+        if self.calibration not in {c.value for c in Calibration}:
+            raise ConfigurationError(
+                f"unknown calibration {self.calibration!r}", calibration=self.calibration
+            )
+
+    def lightgbm_params(self, n_rows: int) -> dict[str, Any]:
+        """LightGBM's parameter dictionary for a training set of ``n_rows``."""
+        # Leaves need at least 1 % of the rows (40 minimum): small books get smooth trees,
+        # big books can still find narrow segments.
+        min_leaf = max(self.min_child_samples, int(self.min_child_share * n_rows))
+        return {
+            "objective": "binary",
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "max_depth": self.max_depth,
+            "min_data_in_leaf": min_leaf,
+            "feature_fraction": self.feature_fraction,
+            "bagging_fraction": self.bagging_fraction,
+            "bagging_freq": 1,
+            "lambda_l2": self.lambda_l2,
+            "max_bin": self.max_bin,
+            "cat_smooth": self.cat_smooth,
+            "min_data_per_group": self.min_data_per_group,
+            "seed": self.seed,
+            "deterministic": True,
+            "num_threads": self.threads,
+            "verbosity": -1,
+        }
+
+
+def _matrix(
+    frame: pl.DataFrame,
+    features: Sequence[str],
+    kinds: Mapping[str, FeatureKind],
+    categories: Mapping[str, list[str]],
+) -> npt.NDArray[np.float64]:
+    cols = []
+    for name in features:
+        series = frame.get_column(name)
+        if kinds[name] is FeatureKind.NUMERIC:
+            cols.append(numeric_values(series))
+        else:
+            # categories are coded by their position in the training list; unseen and missing → NaN
+            codes = series.cast(pl.String).replace_strict(
+                categories[name], list(range(len(categories[name]))), default=None, return_dtype=pl.Float64
+            )
+            cols.append(codes.to_numpy().astype(np.float64))
+    if not cols:
+        return np.zeros((frame.height, 0))
+    return np.column_stack(cols)
+
+
+@dataclass(frozen=True)
+class GBMModel:
+    """A fitted LightGBM model with its feature coding and calibrator."""
+
+    model_string: str
+    features: tuple[str, ...]
+    kinds: Mapping[str, FeatureKind]
+    categories: Mapping[str, list[str]]
+    calibrator: Calibrator
+    config: GBMConfig
+    best_iteration: int
+
+    def _booster(self) -> Any:
+        cached = self.__dict__.get("_cached_booster")
+        if cached is None:
+            import lightgbm as lgb
+
+            cached = lgb.Booster(model_str=self.model_string)
+            object.__setattr__(self, "_cached_booster", cached)
+        return cached
+
+    def _x(self, frame: pl.DataFrame) -> npt.NDArray[np.float64]:
+        missing = [f for f in self.features if f not in frame.columns]
+        if missing:
+            raise ValidationError(f"columns missing for scoring: {', '.join(missing)}", missing=missing)
+        return _matrix(frame, self.features, self.kinds, self.categories)
+
+    def raw_probability(self, frame: pl.DataFrame) -> npt.NDArray[np.float64]:
+        """Uncalibrated probability of the event."""
+        return np.asarray(
+            self._booster().predict(self._x(frame), num_threads=self.config.threads), dtype=np.float64
+        )
+
+    def predict_proba(self, frame: pl.DataFrame) -> npt.NDArray[np.float64]:
+        """Calibrated probability of the event."""
+        return self.calibrator.apply(self.raw_probability(frame))
+
+    def contributions(self, frame: pl.DataFrame) -> npt.NDArray[np.float64]:
+        """Per-feature contributions to the log-odds of the event (rows × features, bias dropped)."""
+        contrib = self._booster().predict(self._x(frame), pred_contrib=True, num_threads=self.config.threads)
+        return np.asarray(contrib, dtype=np.float64)[:, : len(self.features)]
+
+    def reasons(self, frame: pl.DataFrame, *, top: int = 4) -> list[tuple[str, ...]]:
+        """Per account, the features that raised the log-odds of the event the most."""
+        return top_reasons(self.contributions(frame), self.features, top=top)
+
+    def score_frame(
+        self, frame: pl.DataFrame, *, keep: Sequence[str] = (), top: int = 4, reasons: bool = True
+    ) -> pl.DataFrame:
+        """Batch scoring: ``keep`` columns, ``probability`` and, with ``reasons``, ``reason_1..reason_<top>``.
+
+        Per-feature contributions (TreeSHAP) cost far more than the prediction itself; the daily
+        cycle scores the whole book with ``reasons=False`` and explains the accounts a decision is
+        taken on (or a debtor asks about) with :meth:`reasons`.
+        """
+        x = self._x(frame)
+        booster = self._booster()
+        raw = booster.predict(x, num_threads=self.config.threads)
+        out = pl.DataFrame(
+            [*frame.select(keep).get_columns(), pl.Series("probability", self.calibrator.apply(raw))]
+        )
+        if not reasons:
+            return out
+        contrib = np.asarray(booster.predict(x, pred_contrib=True, num_threads=self.config.threads))
+        explained = reason_frame(contrib[:, : len(self.features)], self.features, top=top)
+        return pl.concat([out, explained], how="horizontal")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form: LightGBM's own text model plus the category coding (no pickled code)."""
+        return {
+            "model_string": self.model_string,
+            "features": list(self.features),
+            "kinds": {k: v.value for k, v in self.kinds.items()},
+            "categories": {k: list(v) for k, v in self.categories.items()},
+            "calibrator": self.calibrator.to_dict(),
+            "config": asdict(self.config),
+            "best_iteration": self.best_iteration,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GBMModel:
+        """Inverse of :meth:`to_dict`."""
+        try:
+            return cls(
+                model_string=str(data["model_string"]),
+                features=tuple(data["features"]),
+                kinds={k: FeatureKind(v) for k, v in data["kinds"].items()},
+                categories={k: [str(c) for c in v] for k, v in data["categories"].items()},
+                calibrator=Calibrator.from_dict(data["calibrator"]),
+                config=GBMConfig(**data["config"]),
+                best_iteration=int(data["best_iteration"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigurationError("stored gradient-boosting model is malformed", detail=str(exc)) from None
+
+
+def _stratified_folds(
+    y: npt.NDArray[np.int8], k: int, seed: int
+) -> list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
+    rng = np.random.default_rng(seed)
+    fold_of = np.empty(y.size, dtype=np.int64)
+    for cls in (0, 1):
+        idx = np.flatnonzero(y == cls)
+        rng.shuffle(idx)
+        fold_of[idx] = np.arange(idx.size) % k
+    everything = np.arange(y.size)
+    return [(everything[fold_of != f], everything[fold_of == f]) for f in range(k)]
+
+
+def fit_gbm(
+    frame: pl.DataFrame,
+    y: npt.ArrayLike,
+    *,
+    features: Sequence[str] | None = None,
+    config: GBMConfig | None = None,
+) -> GBMModel:
+    """Train LightGBM on all rows with the number of trees chosen, and the calibrator fitted, by inner CV.
+
+    An inner stratified k-fold run on the training rows early-stops the boosting on the mean held-out
+    log-loss; its out-of-fold predictions at that number of trees fit the calibrator; the final model
+    is then trained on every row with that number of trees.
+    """
+    import lightgbm as lgb
+
+    cfg = config or GBMConfig()
+    outcome = np.asarray(y, dtype=np.int8)
+    if outcome.shape != (frame.height,):
+        raise ValidationError("one outcome per row is needed", rows=frame.height, outcomes=int(outcome.size))
+    if np.bincount(outcome, minlength=2).min() < cfg.inner_folds:
+        raise ValidationError(
+            f"gradient boosting needs at least {cfg.inner_folds} rows of each outcome", rows=frame.height
+        )
+    names = list(features) if features is not None else list(frame.columns)
+    kinds = feature_kinds(frame, names)
+    categories = {
+        n: sorted(frame.get_column(n).cast(pl.String).drop_nulls().unique().to_list())
+        for n, k in kinds.items()
+        if k is FeatureKind.CATEGORICAL
+    }
+    x = _matrix(frame, names, kinds, categories)
+    cat_idx = [i for i, n in enumerate(names) if kinds[n] is FeatureKind.CATEGORICAL]
+    folds = _stratified_folds(outcome, cfg.inner_folds, cfg.seed)
+    params = cfg.lightgbm_params(len(folds[0][0]))
+    with warnings.catch_warnings():
+        # LightGBM warns about categorical features passed alongside a reference dataset; harmless
+        warnings.simplefilter("ignore")
+        data = lgb.Dataset(x, outcome, feature_name=names, categorical_feature=cat_idx, free_raw_data=False)
+        history: dict[str, Any] = lgb.cv(
+            {**params, "metric": "binary_logloss"},
+            data,
+            num_boost_round=cfg.max_trees,
+            folds=folds,
+            callbacks=[lgb.early_stopping(cfg.early_stopping_rounds, verbose=False)],
+            return_cvbooster=True,
+        )
+        best = len(history["valid binary_logloss-mean"])
+        oof = np.empty(outcome.size, dtype=np.float64)
+        for booster, (_, test_idx) in zip(history["cvbooster"].boosters, folds, strict=True):
+            oof[test_idx] = booster.predict(x[test_idx], num_iteration=best)
+        final = lgb.train(
+            params,
+            lgb.Dataset(x, outcome, feature_name=names, categorical_feature=cat_idx),
+            num_boost_round=best,
+        )
+    calibrator = fit_calibrator(outcome, oof, cfg.calibration)
+    return GBMModel(
+        model_string=final.model_to_string(),
+        features=tuple(names),
+        kinds=kinds,
+        categories=categories,
+        calibrator=calibrator,
+        config=cfg,
+        best_iteration=best,
+    )
