@@ -166,3 +166,28 @@ def cli_env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     # Development mode: personal data in plaintext (production refuses it without keys).
     monkeypatch.setenv("ARREARS_ALLOW_PLAINTEXT_PERSONAL_DATA", "1")
     return database_url
+
+
+@pytest.fixture
+def cli_user(cli_env: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Commands run as a user holding every operational role, checked against the real matrix.
+
+    For tests of other capabilities' commands: the guard still asks the permission matrix whether the
+    roles (administrator, supervisor, compliance officer) allow the command, without a users table.
+    Denials against stored users are tested end to end in tests/cli/test_users_cli.py and
+    tests/cli/test_guard_cli.py.
+    """
+    from arrears.access.permissions import permissions_of
+    from arrears.cli import users as cli_users
+    from arrears.errors import PermissionDeniedError
+
+    allowed = permissions_of(["administrator", "supervisor", "compliance_officer"])
+
+    def matrix_only(permission: object, as_user: str | None) -> str:
+        name = cli_users.actor(as_user)
+        if permission not in allowed:
+            raise PermissionDeniedError(f"{name!r} may not {permission}", permission=str(permission))
+        return name
+
+    monkeypatch.setattr(cli_users, "check_permission", matrix_only)
+    return "tester"

@@ -17,6 +17,8 @@ from arrears.audit.log import record_events
 from arrears.cli.audit import app
 from arrears.store.db import UnitOfWork, make_engine, upgrade
 
+pytestmark = pytest.mark.usefixtures("cli_user")
+
 runner = CliRunner()
 T0 = dt.datetime(2025, 3, 1, 9, 0, tzinfo=dt.UTC)
 

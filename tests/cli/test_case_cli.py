@@ -15,6 +15,8 @@ from arrears.portfolio.products import ensure_builtin_products
 from arrears.store import tables
 from arrears.store.db import make_engine, upgrade
 
+pytestmark = pytest.mark.usefixtures("cli_user")
+
 runner = CliRunner()
 T0 = dt.datetime(2026, 4, 20, 2, 0, tzinfo=dt.UTC)
 

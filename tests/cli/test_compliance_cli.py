@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from arrears.cli.compliance import app
+
+pytestmark = pytest.mark.usefixtures("cli_user")
 
 runner = CliRunner()
 

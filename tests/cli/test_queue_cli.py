@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
@@ -15,6 +16,8 @@ from arrears.portfolio.products import ensure_builtin_products
 from arrears.store import personal
 from arrears.store import tables as core
 from arrears.store.db import UnitOfWork, make_engine, upgrade
+
+pytestmark = pytest.mark.usefixtures("cli_user")
 
 runner = CliRunner()
 NOW = dt.datetime(2026, 6, 20, 9, 0, tzinfo=dt.UTC)

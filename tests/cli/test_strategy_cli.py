@@ -16,6 +16,8 @@ from arrears.store import tables as core
 from arrears.store.db import make_engine, upgrade
 from arrears.strategy.tables import StrategyVersion
 
+pytestmark = pytest.mark.usefixtures("cli_user")
+
 runner = CliRunner()
 SAMPLE = Path(arrears.__file__).parent / "data" / "strategies" / "cn-consumer.yaml"
 

@@ -22,6 +22,7 @@ def _register() -> None:  # pragma: no cover - trivial wiring
         compliance,
         cycle,
         db,
+        guard,
         plan,
         portfolio,
         privacy,
@@ -31,23 +32,30 @@ def _register() -> None:  # pragma: no cover - trivial wiring
         users,
     )
 
-    app.add_typer(db.app, name="db")
-    app.add_typer(portfolio.import_app, name="import")
-    app.add_typer(portfolio.account_app, name="account")
-    app.add_typer(portfolio.portfolio_app, name="portfolio")
-    app.add_typer(portfolio.product_app, name="product")
-    app.add_typer(plan.app, name="plan")
-    app.add_typer(compliance.app, name="compliance")
-    app.add_typer(strategy.app, name="strategy")
-    app.add_typer(case.app, name="case")
-    app.add_typer(users.app, name="users")
-    app.add_typer(privacy.app, name="privacy")
-    app.add_typer(queue.app, name="queue")
-    app.add_typer(agency.app, name="agency")
-    app.add_typer(audit.app, name="audit")
-    app.add_typer(score.app, name="score")
+    groups = {
+        "db": db.app,
+        "import": portfolio.import_app,
+        "account": portfolio.account_app,
+        "portfolio": portfolio.portfolio_app,
+        "product": portfolio.product_app,
+        "plan": plan.app,
+        "compliance": compliance.app,
+        "strategy": strategy.app,
+        "case": case.app,
+        "users": users.app,
+        "privacy": privacy.app,
+        "queue": queue.app,
+        "agency": agency.app,
+        "audit": audit.app,
+        "score": score.app,
+    }
+    for name, group in groups.items():
+        # Every command checks the acting user's permission first (arrears.cli.guard.COMMANDS).
+        guard.protect(name, group)
+        app.add_typer(group, name=name)
     app.command("run-day")(cycle.run_day_command)
     app.command("worker")(cycle.worker_command)
+    guard.protect(None, app)
 
 
 _register()

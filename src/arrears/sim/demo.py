@@ -62,7 +62,7 @@ def main(accounts: int = 3000) -> None:
     _arrears("privacy", "keygen", str(folder / "keys.json"), env=env)
     _arrears("db", "upgrade", env=env)
     # The bootstrap rule: the first user of an empty installation may be added by anyone, as administrator.
-    _arrears("users", "add", "demo", "--role", "administrator", env=env)
+    _arrears("users", "add", "demo", "--role", "administrator", "--role", "supervisor", env=env)
     _arrears("import", "accounts", str(accounts_file), env=env, ok=(0, 3))
     print(f"\nrejects file {accounts_file}.rejects.csv:")
     print((folder / "accounts.csv.rejects.csv").read_text(encoding="utf-8"))
