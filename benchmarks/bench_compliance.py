@@ -14,7 +14,7 @@ What each figure includes:
   engine for the rows that need it; it excludes building the input frames. Three variants:
   ``cold`` (no phone number parsed yet in this process), ``warm`` (the same call again: numbers
   already resolved by the process-wide cache) and ``zones given`` (cases carry precomputed
-  ``zones`` on their phone contact points, cold cache).
+  ``zones`` on their phone contact points, cold cache). Each variant is the best of three runs.
 """
 
 from __future__ import annotations
@@ -149,20 +149,24 @@ def _with_zones(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def bench_batch(proposals: int) -> None:
+def bench_batch(proposals: int, repeats: int = 3) -> None:
     cases, history, proposed = scenario(proposals)
     given = _with_zones(cases)  # resolved outside the timing, as a contacts table would hold them
-    zones_for_phone.cache_clear()
-    for label, data in (("zones given", given), ("cold", cases), ("warm", cases)):
-        start = time.perf_counter()
-        out = check_batch(
-            now=NOW, actor="third_party_collector", cases=data, history=history, proposed=proposed
-        )
-        elapsed = time.perf_counter() - start
+    load_packs()
+    for label, data, clear in (("zones given", given, True), ("cold", cases, True), ("warm", cases, False)):
+        best = float("inf")
+        for _ in range(repeats):
+            if clear:
+                zones_for_phone.cache_clear()
+            start = time.perf_counter()
+            out = check_batch(
+                now=NOW, actor="third_party_collector", cases=data, history=history, proposed=proposed
+            )
+            best = min(best, time.perf_counter() - start)
         counts = dict(out.group_by("outcome").len().sort("outcome").iter_rows())
         print(
-            f"batch, {label}: {out.height:,} decisions, {history.height:,} events in {elapsed:.2f} s "
-            f"= {out.height / elapsed:,.0f} decisions/s {counts}"
+            f"batch, {label}: {out.height:,} decisions, {history.height:,} events, best of {repeats} "
+            f"{best:.2f} s = {out.height / best:,.0f} decisions/s {counts}"
         )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 import polars as pl
@@ -25,6 +26,7 @@ from arrears.domain.compliance.models import (
     _KIND_FOR_CHANNEL,
     Debt,
     Debtor,
+    Flags,
     HistoryEvent,
     Person,
     Proposed,
@@ -32,7 +34,7 @@ from arrears.domain.compliance.models import (
 )
 from arrears.domain.compliance.packs import PackSet, RuleSpec, default_pack_ids, load_packs
 from arrears.domain.compliance.vector import judge_plain, plain_specs
-from arrears.domain.compliance.zones import zone
+from arrears.domain.compliance.zones import DayWindow, day_window, zone
 from arrears.errors import ValidationError
 
 __all__ = ["HISTORY_COLUMNS", "PROPOSED_COLUMNS", "check_batch"]
@@ -61,6 +63,9 @@ class _Case(pydantic.BaseModel):
 
 
 _CASES = pydantic.TypeAdapter(list[_Case])
+_DEFAULT_FLAGS = Flags()
+# Flags the whole-column path computes: the deceased bar and the debtor's inconvenient times.
+_SIMPLE_FLAGS = {"deceased": False, "inconvenient_times": ()}
 
 
 def _require(frame: pl.DataFrame, columns: Sequence[str], name: str) -> None:
@@ -99,6 +104,15 @@ def _normalise_history(history: pl.DataFrame) -> pl.DataFrame:
     ).sort("at", maintain_order=True)
 
 
+@lru_cache(maxsize=1024)
+def _is_zone(name: str) -> bool:
+    try:
+        zone(name)
+    except (ValueError, KeyError, OSError):
+        return False
+    return True
+
+
 def _strip_zones(case: Mapping[str, Any]) -> tuple[Mapping[str, Any], dict[str, tuple[str, ...]] | None]:
     """Takes the optional precomputed ``zones`` off the debtor's contact points."""
     debtor = case.get("debtor")
@@ -117,12 +131,8 @@ def _strip_zones(case: Mapping[str, Any]) -> tuple[Mapping[str, Any], dict[str, 
                     "contact_points[].zones: must be a list of IANA zone names", field="zones"
                 )
             for name in given:
-                try:
-                    zone(name)
-                except (ValueError, KeyError, OSError):
-                    raise ValidationError(
-                        f"contact_points[].zones: unknown IANA time zone {name!r}"
-                    ) from None
+                if not _is_zone(name):
+                    raise ValidationError(f"contact_points[].zones: unknown IANA time zone {name!r}")
             known[str(point.get("id"))] = tuple(given)
             point = {k: v for k, v in point.items() if k != "zones"}
         cleaned.append(point)
@@ -245,12 +255,15 @@ def check_batch(
     # One pass over the cases: zones, packs, whether the debtor is plain, and reference tables.
     by_id: dict[str, _Case] = {}
     info: dict[str, list[Any]] = {
-        k: [] for k in ("debtor_id", "primary", "zkey", "pkey", "plain", "case_debts")
+        k: [] for k in ("debtor_id", "primary", "zkey", "pkey", "plain", "deceased", "quiet", "case_debts")
     }
     zone_sets: dict[str, tuple[str, ...]] = {}
+    quiet_sets: dict[str, DayWindow] = {}
     pack_order: dict[str, tuple[str, ...]] = {}
-    people: dict[str, list[str]] = {"debtor_id": [], "person_id": []}
-    point_rows: dict[str, list[str]] = {"debtor_id": [], "person_id": [], "contact_point": [], "kind": []}
+    people: dict[str, list[str]] = {"debtor_id": [], "person_id": [], "role": []}
+    point_rows: dict[str, list[str]] = {
+        "debtor_id": [], "person_id": [], "contact_point": [], "kind": [], "place": []
+    }  # fmt: skip
     debt_rows: dict[str, list[str]] = {"debtor_id": [], "debt": []}
     for case, known in zip(models, known_zones, strict=True):
         debtor = case.debtor
@@ -266,24 +279,40 @@ def check_batch(
         info["primary"].append(primary)
         info["zkey"].append(zkey)
         info["pkey"].append(pkey)
-        info["plain"].append(debtor.flags.is_default() and all(d.dispute is None for d in case.debts))
+        # A deceased debtor with no other flag stays plain: the ``deceased`` bar is computed over
+        # columns and no other rule reads that flag for the debtor as recipient.
+        # So does one whose only other flag is a list of inconvenient times (a local window).
+        flags = debtor.flags
+        simple = flags.is_default() or flags.model_copy(update=_SIMPLE_FLAGS) == _DEFAULT_FLAGS
+        info["plain"].append(simple and all(d.dispute is None for d in case.debts))
+        info["deceased"].append(flags.deceased)
+        quiet_key = None
+        if flags.inconvenient_times:
+            quiet_key = ";".join(f"{r.start}-{r.end}" for r in flags.inconvenient_times)
+            quiet_sets[quiet_key] = day_window(
+                ((dt.time(0), dt.time(0)),), tuple((r.start, r.end) for r in flags.inconvenient_times)
+            )
+        info["quiet"].append(quiet_key)
         info["case_debts"].append([d.id for d in case.debts] or ["*"])
-        for owner, contact_points in ((debtor.id, debtor.contact_points),
-                                      *((p.id, p.contact_points) for p in case.persons)):  # fmt: skip
+        for owner, role, contact_points in ((debtor.id, "debtor", debtor.contact_points),
+                                            *((p.id, p.role.value, p.contact_points) for p in case.persons)):  # fmt: skip
             people["debtor_id"].append(debtor.id)
             people["person_id"].append(owner)
+            people["role"].append(role)
             for cp in contact_points:
                 point_rows["debtor_id"].append(debtor.id)
                 point_rows["person_id"].append(owner)
                 point_rows["contact_point"].append(cp.id)
                 point_rows["kind"].append(cp.kind.value)
+                point_rows["place"].append(cp.place.value)
         for debt in case.debts:
             debt_rows["debtor_id"].append(debtor.id)
             debt_rows["debt"].append(debt.id)
     debtors = pl.DataFrame(
         info,
         schema={"debtor_id": pl.String, "primary": pl.String, "zkey": pl.String, "pkey": pl.String,
-                "plain": pl.Boolean, "case_debts": pl.List(pl.String)},
+                "plain": pl.Boolean, "deceased": pl.Boolean, "quiet": pl.String,
+                "case_debts": pl.List(pl.String)},
     )  # fmt: skip
     today_of = {name: now.astimezone(zone(name)).date() for name in set(info["primary"])}
     debtors = debtors.with_columns(
@@ -303,11 +332,20 @@ def check_batch(
             field="proposed.debtor_id",
         )
     rows = rows.with_columns(pl.coalesce("person", "debtor_id").alias("person_id"))
+    people_frame = pl.DataFrame(people, schema={k: pl.String for k in people})
+    points_frame = pl.DataFrame(point_rows, schema={k: pl.String for k in point_rows})
     _check_references(
         rows,
-        pl.DataFrame(people, schema={"debtor_id": pl.String, "person_id": pl.String}),
-        pl.DataFrame(point_rows, schema={k: pl.String for k in point_rows}),
+        people_frame.select("debtor_id", "person_id"),
+        points_frame.select("debtor_id", "person_id", "contact_point", "kind"),
         pl.DataFrame(debt_rows, schema={"debtor_id": pl.String, "debt": pl.String}),
+    )
+    # The debtor's own workplace points: a proposal or event naming one is "at work" (MA, WA).
+    work_points = points_frame.filter(
+        (pl.col("person_id") == pl.col("debtor_id")) & (pl.col("place") == "work")
+    ).select("debtor_id", "contact_point", pl.lit(True).alias("at_work"))
+    spouses = people_frame.filter(pl.col("role") == "spouse").select(
+        "debtor_id", pl.col("person_id").alias("_person"), pl.lit(True).alias("is_spouse")
     )
 
     # Which rows are plain, and by which rule set each is judged.
@@ -316,18 +354,25 @@ def check_batch(
         .select("debtor_id")
         .unique()
     )
-    rows = rows.join(debtors, on="debtor_id", how="left").with_columns(
-        pl.when(pl.col("debts").list.len() > 0)
-        .then(pl.col("debts"))
-        .otherwise(pl.col("case_debts"))
-        .alias("debt_ids"),
-        (
-            pl.col("plain")
-            & (pl.col("person_id") == pl.col("debtor_id"))
-            & pl.col("content").is_null()
-            & pl.col("recording").ne_missing(False)
-            & ~pl.col("debtor_id").is_in(consenting["debtor_id"].implode())
-        ).alias("plain"),
+    rows = (
+        rows.join(debtors, on="debtor_id", how="left")
+        .join(work_points, on=["debtor_id", "contact_point"], how="left")
+        .with_columns(
+            (pl.col("at_work").fill_null(False) & (pl.col("person_id") == pl.col("debtor_id"))).alias(
+                "at_work"
+            ),
+            pl.when(pl.col("debts").list.len() > 0)
+            .then(pl.col("debts"))
+            .otherwise(pl.col("case_debts"))
+            .alias("debt_ids"),
+            (
+                pl.col("plain")
+                & (pl.col("person_id") == pl.col("debtor_id"))
+                & pl.col("content").is_null()
+                & pl.col("recording").ne_missing(False)
+                & ~pl.col("debtor_id").is_in(consenting["debtor_id"].implode())
+            ).alias("plain"),
+        )
     )
     combos = rows.filter("plain").select("pkey", "channel", "today").unique()
     groups: dict[tuple[int, ...], tuple[RuleSpec, ...]] = {}
@@ -353,17 +398,25 @@ def check_batch(
     results: list[pl.DataFrame] = []
     if groups:
         plain_debtors = rows.filter(pl.col("group") >= 0).select("debtor_id").unique()
-        case_events = frame.join(plain_debtors, on="debtor_id", how="semi")
-        own = case_events.filter(pl.col("_person") == pl.col("debtor_id"))
-        parts = []
-        for (name,), part in own.partition_by("primary", as_dict=True).items():
-            parts.append(
-                part.with_columns(pl.col("at").dt.convert_time_zone(str(name)).dt.date().alias("local_day"))
+        case_events = (
+            frame.join(plain_debtors, on="debtor_id", how="semi")
+            .join(work_points, on=["debtor_id", "contact_point"], how="left")
+            .join(spouses, on=["debtor_id", "_person"], how="left")
+            .with_columns(
+                (pl.col("_person") == pl.col("debtor_id")).alias("is_own"),
+                pl.col("is_spouse").fill_null(False),
+                pl.col("at_work").fill_null(False),
             )
-        events = (
-            pl.concat(parts).select(
-                "debtor_id", "at", "channel", "direction", "outcome", "debts", "local_day"
-            )
+        )
+        # Local days in the primary zone: one conversion per zone, over that zone's events.
+        parts = [
+            part.with_columns(pl.col("at").dt.convert_time_zone(str(name)).dt.date().alias("local_day"))
+            for (name,), part in case_events.partition_by("primary", as_dict=True).items()
+        ]
+        columns = ("debtor_id", "at", "channel", "direction", "outcome", "contact_point", "debts",
+                   "local_day", "is_own", "is_spouse", "at_work")  # fmt: skip
+        case_slim = (
+            pl.concat(parts).select(columns)
             if parts
             else pl.DataFrame(
                 schema={
@@ -372,22 +425,25 @@ def check_batch(
                     "channel": pl.String,
                     "direction": pl.String,
                     "outcome": pl.String,
+                    "contact_point": pl.String,
                     "debts": pl.List(pl.String),
                     "local_day": pl.Date,
+                    "is_own": pl.Boolean,
+                    "is_spouse": pl.Boolean,
+                    "at_work": pl.Boolean,
                 }
             )
         )
-        case_slim = case_events.select("debtor_id", "at", "channel", "direction", "outcome", "contact_point")
         for index, specs in enumerate(groups.values()):
             subset = rows.filter(pl.col("group") == index)
             results.append(
                 judge_plain(
                     now=now,
                     rows=subset,
-                    events=events,
                     case_events=case_slim,
                     specs=specs,
                     zone_sets=zone_sets,
+                    quiet_sets=quiet_sets,
                 )
             )
     plain = (

@@ -25,7 +25,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 US_NUMBERS = ["+13125551234", "+12125550142", "+14155550199", "+16025550111", "+18085550123", "+13055550100",
               "+19155550111", "+12065550100", "+13125550000", "+18005550199"]  # fmt: skip
 CN_NUMBERS = ["+8613812345678", "+8613998765432", "+862155501234", "+8618612340000"]
-US_PLACES = ["US-IL", "US-NY", "US-CA", "US-TX", "US-FL", "US-AZ", "US-HI", "US-MA", "US-DC"]
+US_PLACES = ["US-IL", "US-NY", "US-CA", "US-TX", "US-FL", "US-AZ", "US-HI", "US-MA", "US-DC", "US-WA"]
 DAYS = [
     dt.date(2026, 3, 8),
     dt.date(2026, 3, 9),
@@ -288,3 +288,44 @@ def test_plain_rows_never_reach_the_engine(monkeypatch):
         dt.datetime(2026, 6, 11, 0, 0, tzinfo=UTC),
     ]  # fmt: skip
     assert out["packs"].to_list() == [["US-FED", "HOUSE"], ["CN", "HOUSE"]] * 2
+
+
+def test_a_plain_batch_of_100_rows_never_calls_the_engine(monkeypatch):
+    """US states with their own counts (MA, WA, DC), deceased debtors and inconvenient times stay
+    on the whole-column path; each row's decision still equals the single check's."""
+    now = dt.datetime(2026, 6, 10, 15, 30, tzinfo=UTC)
+    places = ["US-MA", "US-WA", "US-DC", "US-IL", "CN"]
+    cases, history, plans = [], [], []
+    for i in range(100):
+        place = places[i % len(places)]
+        number = CN_NUMBERS[i % 4] if place == "CN" else US_NUMBERS[i % 9]
+        debtor: dict[str, Any] = {"id": f"d{i}", "jurisdiction": place, "contact_points": [
+            {"id": "m1", "kind": "phone", "value": number, "place": "work" if i % 3 == 0 else "mobile"}]}  # fmt: skip
+        if i % 10 == 7:
+            debtor["flags"] = {"deceased": True}
+        elif i % 10 == 3:
+            debtor["flags"] = {"inconvenient_times": [{"start": "10:00", "end": "12:00"}]}
+        cases.append({"debtor": debtor, "debts": [{"id": "A"}]})
+        for k in range((i // 5) % 6):
+            history.append({"debtor_id": f"d{i}", "at": now - dt.timedelta(days=k, hours=2), "channel": "call",
+                            "direction": "outbound", "person": None, "contact_point": "m1", "debts": ["A"],
+                            "outcome": "voicemail_message" if k % 2 else "no_answer", "ai_voice": False,
+                            "consent_given_for": None})  # fmt: skip
+        plans.append({"debtor_id": f"d{i}", "channel": "call", "person": None, "contact_point": "m1",
+                      "debts": ["A"], "content": None, "recording": None})  # fmt: skip
+    monkeypatch.setattr(batch_module, "evaluate", lambda req, packs: pytest.fail("engine called"))
+    hist, props = _frames(history, plans)
+    out = check_batch(now=now, actor="third_party_collector", cases=cases, history=hist, proposed=props)
+    monkeypatch.undo()
+    assert out.height == 100
+    fired = {rule for rules in out["rules"].to_list() for rule in rules}
+    assert {"US-MA.209.18.16.FREQ", "US-WA.19.16.250.FREQ", "US-DC.28-3814.CALLS", "US.REGF.DECEASED",
+            "US.REGF.TIME.STATED"} <= fired  # fmt: skip
+    assert set(out["outcome"].to_list()) == {"allow", "delay", "block"}
+    by_debtor: dict[str, list[dict[str, Any]]] = {}
+    for e in history:
+        by_debtor.setdefault(e["debtor_id"], []).append(e)
+    for case, plan, row in zip(cases, plans, out.iter_rows(named=True), strict=True):
+        single = _single(now, "third_party_collector", case, by_debtor.get(plan["debtor_id"], []), plan)
+        assert (row["outcome"], row["next_allowed_at"], row["rules"]) == (
+            single.outcome.value, single.next_allowed_at, list(single.rule_ids)), plan  # fmt: skip
