@@ -13,12 +13,13 @@ from arrears.domain.positions import explode_schedules, positions
 from arrears.domain.products import Product
 from arrears.store import tables
 
-__all__ = ["COMPONENTS", "balances_through", "open_accounts", "positions_on"]
+__all__ = ["COMPONENTS", "balances_through", "open_accounts", "partition_filter", "positions_on"]
 
 COMPONENTS = tuple(c.value for c in Component)
 
 
-def _partition_filter(column: object, partition: int, partitions: int) -> object:
+def partition_filter(column: object, partition: int, partitions: int) -> object:
+    """The SQL condition that puts a row keyed by ``column`` (an account id) in ``partition``."""
     return (column % partitions) == partition  # type: ignore[operator]
 
 
@@ -29,7 +30,7 @@ def open_accounts(conn: Connection, *, partition: int = 0, partitions: int = 1) 
         a.id, a.product_code, a.currency, a.annual_rate, a.charged_through_on, cast(a.schedule, Text)
     ).where(a.status == "open")
     if partitions > 1:
-        query = query.where(_partition_filter(a.id, partition, partitions))  # type: ignore[arg-type]
+        query = query.where(partition_filter(a.id, partition, partitions))  # type: ignore[arg-type]
     rows = conn.execute(query).all()
     return pl.DataFrame(
         [(r[0], r[1], r[2], str(r[3]), r[4], r[5]) for r in rows],
@@ -56,7 +57,7 @@ def balances_through(
         .group_by(e.account_id)
     )
     if partitions > 1:
-        query = query.where(_partition_filter(e.account_id, partition, partitions))  # type: ignore[arg-type]
+        query = query.where(partition_filter(e.account_id, partition, partitions))  # type: ignore[arg-type]
     return pl.DataFrame(
         conn.execute(query).all(),
         schema={"account_id": pl.Int64, **{f"{c}_minor": pl.Int64 for c in COMPONENTS}},

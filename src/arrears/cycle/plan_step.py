@@ -109,30 +109,40 @@ def _positions(conn: Connection, ctx: CycleContext) -> pl.DataFrame:
     )
 
 
-def _case_facts(conn: Connection, account_ids: list[int], as_of: dt.date) -> pl.DataFrame:
-    """Per account in an open case: case id, stage, promises broken (180 days), holds, last RPC."""
+def _case_facts(conn: Connection, ctx: CycleContext, account_ids: pl.Series) -> pl.DataFrame:
+    """Per account in an open case: case id, stage, promises broken (180 days), holds, last RPC.
+
+    Read for the whole partition by joins, then narrowed to ``account_ids`` in Polars: an IN-list of
+    account ids made SQLite drive the join from the stage index and probe every case against every
+    listed id (quadratic; a 100,000-account day never finished).
+    """
     c, ca, h, pr = Case, CaseAccount, CaseHold, Promise
-    rows: list[Any] = []
-    holds: list[Any] = []
-    broken: list[Any] = []
-    for chunk in _chunks(account_ids):
-        rows += conn.execute(
-            select(ca.account_id, c.id, c.stage, c.last_right_party_at)
-            .join(c, c.id == ca.case_id)
-            .where(ca.account_id.in_(chunk), ~ca.is_excluded, c.stage.in_(_OPEN_STAGES))
+    as_of = ctx.as_of
+    open_case = c.stage.in_(_OPEN_STAGES)
+    linked = (
+        select(ca.account_id, c.id, c.stage, c.last_right_party_at)
+        .join(c, c.id == ca.case_id)
+        .where(~ca.is_excluded, open_case)
+    )
+    if ctx.partitions > 1:
+        linked = linked.where((ca.account_id % ctx.partitions) == ctx.partition)
+    rows: list[Any] = list(conn.execute(linked).all())
+    holds: list[Any] = list(
+        conn.execute(
+            select(h.case_id, h.kind).join(c, c.id == h.case_id).where(h.released_at.is_(None), open_case)
         ).all()
-    case_ids = sorted({r[1] for r in rows})
-    for chunk in _chunks(case_ids):
-        holds += conn.execute(
-            select(h.case_id, h.kind).where(h.case_id.in_(chunk), h.released_at.is_(None))
-        ).all()
-        broken += conn.execute(
-            select(pr.case_id, pr.id).where(
-                pr.case_id.in_(chunk),
+    )
+    broken: list[Any] = list(
+        conn.execute(
+            select(pr.case_id, pr.id)
+            .join(c, c.id == pr.case_id)
+            .where(
+                open_case,
                 pr.status.in_(("broken", "partially_kept")),
                 pr.judged_on > as_of - dt.timedelta(days=180),
             )
         ).all()
+    )
     facts = pl.DataFrame(
         rows,
         schema={
@@ -142,7 +152,8 @@ def _case_facts(conn: Connection, account_ids: list[int], as_of: dt.date) -> pl.
             "last_rpc_at": pl.Datetime("us", "UTC"),
         },
         orient="row",
-    ).unique("account_id", keep="first")
+    ).filter(pl.col("account_id").is_in(account_ids.implode()))
+    facts = facts.sort("account_id", "case_id").unique("account_id", keep="first", maintain_order=True)
     hold_frame = pl.DataFrame(holds, schema={"case_id": pl.Int64, "kind": pl.String}, orient="row")
     flags = hold_frame.group_by("case_id").agg(
         (pl.col("kind") == "hardship").any().alias("hardship"),
@@ -172,7 +183,7 @@ def _case_facts(conn: Connection, account_ids: list[int], as_of: dt.date) -> pl.
 def _features(conn: Connection, ctx: CycleContext) -> pl.DataFrame:
     positions = _positions(conn, ctx)
     features = features_from_positions(conn, positions.drop("debtor_id"), as_of=ctx.as_of)
-    facts = _case_facts(conn, positions["account_id"].to_list(), ctx.as_of)
+    facts = _case_facts(conn, ctx, positions["account_id"])
     supplied = ("stage", "hardship", "dispute", "promises_broken", "days_since_rpc")
     features = features.drop([c for c in supplied if c in features.columns]).join(
         facts, on="account_id", how="left"
@@ -446,10 +457,9 @@ def _judge(conn: Connection, ctx: CycleContext, actions: pl.DataFrame, collector
     external = _externals(conn, contacts["account_id"].unique().to_list())
     cases = _cases_input(conn, debtor_ids, points, case_accounts)
     known_debts = {c["debtor"]["id"]: {d["id"] for d in c["debts"]} for c in cases}
-    debts_of = {
-        case_id: sorted(group["external_id"].to_list())
-        for (case_id,), group in case_accounts.group_by("case_id")
-    }
+    # One grouped pass instead of one frame slice per case (thousands of cases a day).
+    grouped = case_accounts.group_by("case_id").agg(pl.col("external_id").sort())
+    debts_of = dict(zip(grouped["case_id"].to_list(), grouped["external_id"].to_list(), strict=True))
     history = _history(conn, debtor_ids, ctx.now - dt.timedelta(days=35), debts_of)
     wanted = {
         "call": "phone",

@@ -289,6 +289,7 @@ def import_accounts(
     seen_accounts: set[str] = set()
     seen_debtors: dict[str, int] = {}
     with UnitOfWork(engine) as uow:
+        bulk.tune_for_bulk(uow.connection)
         ensure_builtin_products(uow.session, now=now)
         products = product_catalogue(uow.session)
         for batch in batches:
@@ -345,6 +346,8 @@ def _existing(
 
     assert isinstance(conn, Connection)
     rows: list[tuple[str, int, str]] = []
+    if ids and bulk.is_empty(conn, str(table.__tablename__)):
+        ids = []  # a first import into an empty table: nothing to look up
     for start in range(0, len(ids), 5000):
         chunk = ids[start : start + 5000]
         rows += conn.execute(

@@ -16,7 +16,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import JSON, Connection, Table, bindparam, update
 
-__all__ = ["allocate_ids", "insert_frame", "update_rows"]
+__all__ = ["allocate_ids", "insert_frame", "is_empty", "tune_for_bulk", "update_rows"]
 
 _SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%6f"
 _SQLITE_MAX_VARIABLES = 32_000  # SQLite >= 3.32 allows 32,766 bound parameters per statement
@@ -33,6 +33,22 @@ def allocate_ids(conn: Connection, table: str, count: int) -> pl.Series:
         return pl.Series("id", sorted(r[0] for r in raw), dtype=pl.Int64)
     start = conn.exec_driver_sql(f"SELECT COALESCE(MAX(id), 0) FROM {table}").scalar_one()
     return pl.Series("id", range(int(start) + 1, int(start) + 1 + count), dtype=pl.Int64)
+
+
+def tune_for_bulk(conn: Connection) -> None:
+    """Give this connection's bulk work a larger page cache (SQLite only; allowed inside a transaction).
+
+    SQLite's default page cache (2 MB) is far smaller than the indexes a large import or cycle touches;
+    every insert into a random-keyed index then reads pages from the file again. The settings last
+    for the connection and change nothing about durability. PostgreSQL is left as configured.
+    """
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("PRAGMA cache_size=-262144")  # 256 MiB, in KiB when negative
+
+
+def is_empty(conn: Connection, table: str) -> bool:
+    """Whether ``table`` has no rows (one index probe, so existence lookups can be skipped)."""
+    return conn.exec_driver_sql(f"SELECT 1 FROM {table} LIMIT 1").first() is None
 
 
 def _prepare_sqlite(df: pl.DataFrame) -> pl.DataFrame:
@@ -83,14 +99,16 @@ def insert_frame(conn: Connection, table: str, df: pl.DataFrame) -> int:
     full_sql = f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([row_sql] * per_statement)
     cursor = raw.cursor()
     try:
-        prepared = _prepare_sqlite(df)
-        for start in range(0, prepared.height, per_statement):
-            chunk = prepared.slice(start, per_statement)
-            values = list(itertools.chain.from_iterable(chunk.iter_rows()))
+        # One conversion to Python tuples for the whole frame, then flat slices per statement.
+        flat = list(itertools.chain.from_iterable(_prepare_sqlite(df).rows()))
+        step = per_statement * width
+        for start in range(0, len(flat), step):
+            values = flat[start : start + step]
+            height = len(values) // width
             sql = (
                 full_sql
-                if chunk.height == per_statement
-                else (f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([row_sql] * chunk.height))
+                if height == per_statement
+                else (f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([row_sql] * height))
             )
             cursor.execute(sql, values)
     finally:

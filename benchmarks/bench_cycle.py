@@ -1,0 +1,206 @@
+"""Figure: the daily cycle over N open accounts, per step, against a bare Polars pass (issue: 1,000,000
+accounts in at most 60 s on SQLite and on PostgreSQL, under 4 GiB, aim at most 5x the bare pass).
+
+Setup (not timed, in its own process): a synthetic portfolio is generated and imported, the sample
+strategy (src/arrears/data/strategies/cn-consumer.yaml) is published and a team of collectors added.
+Timed (in a second, fresh process, so its peak RSS is the cycle's alone): ``run_day`` for the day after
+the balances were stated, step by step, then the bare pass.
+
+The bare pass is the floor any cycle pays: it reads the same open accounts with their ledger balances
+from the database into Polars, computes a segment column from days past due and balance, and writes as
+many rows as the cycle wrote (positions, actions, messages) into a scratch table with the same bulk
+writer. Personal data is stored in plaintext here (``PlainCodec``): the cycle reads contact points only
+for the accounts it contacts.
+
+    .venv/bin/python benchmarks/bench_cycle.py                      # 100,000 accounts, SQLite and PostgreSQL
+    .venv/bin/python benchmarks/bench_cycle.py --accounts 1000000   # the issue's size
+    .venv/bin/python benchmarks/bench_cycle.py --databases sqlite
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Engine, create_engine, func, select, text
+
+BALANCES_AS_OF = dt.date(2026, 11, 20)
+AS_OF = BALANCES_AS_OF + dt.timedelta(days=1)
+NOW = dt.datetime(2026, 11, 21, 14, 30, tzinfo=dt.UTC)
+PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+STRATEGY = Path(__file__).resolve().parents[1] / "src/arrears/data/strategies/cn-consumer.yaml"
+
+
+def setup(url: str, accounts: int, folder: Path) -> None:
+    """Generate, import, publish the strategy and add collectors (the untimed part)."""
+    from arrears.allocation.service import add_collector, add_team
+    from arrears.portfolio.accounts_import import import_accounts
+    from arrears.sim.generate import generate_accounts, write
+    from arrears.store.db import UnitOfWork, make_engine, upgrade
+    from arrears.strategy.service import publish_strategy
+
+    engine = make_engine(url)
+    upgrade(engine)
+    path = write(generate_accounts(accounts, as_of=BALANCES_AS_OF), folder / "accounts.csv")
+    started = time.perf_counter()
+    import_accounts(engine=engine, path=path, actor="bench", now=NOW, batch_rows=100_000)
+    imported = time.perf_counter() - started
+    with UnitOfWork(engine) as uow:
+        publish_strategy(
+            uow.session, text=STRATEGY.read_text(), fmt="yaml", source=str(STRATEGY), actor="bench", now=NOW
+        )
+        add_team(uow.session, code="phones", name="Phone team", actor="bench", now=NOW)
+        for n in range(20):
+            add_collector(
+                uow.session, code=f"c{n:02d}", team="phones", daily_capacity=400, languages=["zh"],
+                actor="bench", now=NOW,
+            )  # fmt: skip
+        uow.commit()
+    engine.dispose()
+    print(json.dumps({"import_s": imported}))
+
+
+def _bare_pass(engine: Engine, rows: int) -> float:
+    """Read open accounts and balances, compute a segment column, write ``rows`` rows; seconds taken."""
+    from arrears.store import bulk
+
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        query = text(
+            "SELECT a.id, a.product_code, CAST(a.schedule AS TEXT), COALESCE(b.total, 0) FROM accounts a "
+            "LEFT JOIN (SELECT account_id, SUM(principal_minor + interest_minor + penalty_minor "
+            "+ compound_minor + fee_minor + cost_minor) AS total FROM ledger_entries GROUP BY account_id) b "
+            "ON b.account_id = a.id WHERE a.status = 'open'"
+        )
+        frame = pl.DataFrame(
+            conn.execute(query).all(),
+            schema={"account_id": pl.Int64, "product": pl.String, "schedule": pl.String, "balance": pl.Int64},
+            orient="row",
+        )
+        first_due = frame["schedule"].str.extract(r'"due_on":\["(\d{4}-\d{2}-\d{2})"').str.to_date()
+        dpd = (pl.lit(AS_OF) - first_due).dt.total_days().clip(lower_bound=0)
+        out = frame.select(
+            "account_id",
+            pl.when(dpd > 90)
+            .then(pl.lit("late"))
+            .when(dpd > 30)
+            .then(pl.lit("mid"))
+            .when(pl.col("balance") > 5_000_000)
+            .then(pl.lit("early-high"))
+            .otherwise(pl.lit("early"))
+            .alias("segment"),
+            pl.col("balance"),
+        )
+        repeated = pl.concat([out] * (rows // max(out.height, 1) + 1)).head(rows)
+        conn.exec_driver_sql(
+            "CREATE TEMPORARY TABLE bench_scratch (account_id BIGINT, segment TEXT, balance BIGINT)"
+        )
+        bulk.insert_frame(conn, "bench_scratch", repeated)
+    return time.perf_counter() - started
+
+
+def timed(url: str) -> None:
+    """Run the day step by step, then the bare pass; prints one JSON line."""
+    from arrears.cycle.runner import run_day
+    from arrears.cycle.tables import CycleAction, DailyPosition, OutboxMessage
+    from arrears.store.db import make_engine
+
+    engine = make_engine(url)
+    marks: list[tuple[str, float]] = []
+    started = time.perf_counter()
+
+    def progress(step: str, _done: int, _total: int) -> None:
+        marks.append((step, time.perf_counter()))
+
+    report = run_day(engine, as_of=AS_OF, actor="bench", now=NOW, progress=progress)
+    total = time.perf_counter() - started
+    steps: dict[str, float] = {}
+    previous = started
+    for step, at in marks:
+        steps[step] = at - previous
+        previous = at
+    with engine.connect() as conn:
+        written = sum(
+            conn.execute(select(func.count()).select_from(t)).scalar_one()
+            for t in (DailyPosition, CycleAction, OutboxMessage)
+        )
+    bare = _bare_pass(engine, written)
+    engine.dispose()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(
+        json.dumps(
+            {"total_s": total, "steps_s": steps, "bare_s": bare, "rows_written": written, "peak_rss": peak,
+             "counts": report.steps},
+            default=str,
+        )
+    )  # fmt: skip
+
+
+def _child(*args: str) -> dict[str, Any]:
+    result = subprocess.run([sys.executable, __file__, *args], check=False, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(args[:2])} failed:\n{result.stderr[-3000:]}")
+    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def _measure(name: str, url: str, accounts: int, folder: Path) -> None:
+    setup_result = _child(
+        "--phase", "setup", "--url", url, "--accounts", str(accounts), "--folder", str(folder)
+    )
+    r = _child("--phase", "timed", "--url", url)
+    steps = ", ".join(f"{k} {v:.2f}" for k, v in r["steps_s"].items())
+    print(
+        f"cycle [{name}]: {accounts:,} accounts in {r['total_s']:.2f} s (target <= 60 s at 1,000,000); "
+        f"steps (s): {steps}; peak RSS {r['peak_rss'] / 2**30:.2f} GiB (target < 4 GiB); "
+        f"bare Polars pass {r['bare_s']:.2f} s for {r['rows_written']:,} rows written -> "
+        f"ratio {r['total_s'] / r['bare_s']:.1f}x (aim <= 5x); import (setup) {setup_result['import_s']:.1f} s"
+    )
+    print(f"  counts: {json.dumps(r['counts'], default=str)}")
+
+
+def main(accounts: int, databases: list[str]) -> None:
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        if "sqlite" in databases:
+            _measure("sqlite", f"sqlite:///{folder / 'cycle.db'}", accounts, folder)
+        if "postgresql" in databases:
+            admin = create_engine(PG, isolation_level="AUTOCOMMIT")
+            database = f"arrears_cycle_{uuid.uuid4().hex[:8]}"
+            try:
+                with admin.connect() as conn:
+                    conn.execute(text(f'CREATE DATABASE "{database}"'))
+            except Exception as exc:  # PostgreSQL absent: report SQLite only
+                print(f"postgresql: skipped ({type(exc).__name__})")
+            else:
+                try:
+                    _measure("postgresql", PG.rsplit("/", 1)[0] + "/" + database, accounts, folder)
+                finally:
+                    with admin.connect() as conn:
+                        conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+            admin.dispose()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=100_000)
+    parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"])
+    parser.add_argument("--phase", choices=["setup", "timed"], help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phase == "setup":
+        setup(args.url, args.accounts, args.folder)
+    elif args.phase == "timed":
+        timed(args.url)
+    else:
+        main(args.accounts, args.databases)
