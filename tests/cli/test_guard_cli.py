@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from sqlalchemy import func, select
 from typer.testing import CliRunner
@@ -10,6 +12,7 @@ from arrears.cli.guard import COMMANDS
 from arrears.cli.main import app
 from arrears.store import tables
 from arrears.store.db import make_engine
+from tests.integration.test_import_accounts import good_row, write_csv
 
 runner = CliRunner()
 
@@ -63,3 +66,18 @@ def test_denied_commands_exit_6_and_change_nothing(cli_env: str) -> None:
     assert (after, runs) == (before, 0)
     # Reading the audit log is what an auditor may do.
     assert run("audit", "verify", as_user="audra")[0] == 0
+
+
+def test_collectors_work_only_the_cases_assigned_to_them(cli_env: str, tmp_path: Path) -> None:
+    assert run("db", "upgrade", as_user="admin")[0] == 0
+    assert run("users", "add", "admin", "--role", "administrator", as_user="admin")[0] == 0
+    assert run("users", "add", "sue", "--role", "supervisor", as_user="admin")[0] == 0
+    assert run("users", "add", "cole", "--role", "collector", as_user="admin")[0] == 0
+    accounts = write_csv(tmp_path / "a.csv", [good_row("A1")])
+    assert run("import", "accounts", str(accounts), as_user="admin")[0] == 0
+    assert run("case", "open", "D1", as_user="sue")[0] == 0
+
+    code, err = run("case", "show", "1", "--as-of", "2026-06-20", as_user="cole")
+    assert code == 6 and "case 1 is not assigned to 'cole'" in err
+    assert run("users", "assign", "A1", "--to", "cole", as_user="sue")[0] == 0
+    assert run("case", "show", "1", "--as-of", "2026-06-20", as_user="cole")[0] == 0

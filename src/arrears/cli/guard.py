@@ -105,7 +105,7 @@ COMMANDS: Final[dict[str, Rule]] = {
 }
 
 
-def _check(rule: Rule, kwargs: Mapping[str, Any]) -> None:
+def _check(rule: Rule, kwargs: Mapping[str, Any], *, case_command: bool) -> None:
     if rule is None or rule == OWN:
         return
     permission = rule(kwargs) if callable(rule) else rule
@@ -113,7 +113,37 @@ def _check(rule: Rule, kwargs: Mapping[str, Any]) -> None:
         return
     from arrears.cli.users import check_permission
 
-    check_permission(Permission(permission), kwargs.get("as_user"))
+    name = check_permission(Permission(permission), kwargs.get("as_user"))
+    if case_command and kwargs.get("case_id") is not None:
+        _require_visible_case(name, int(kwargs["case_id"]))
+
+
+def _require_visible_case(username: str, case_id: int) -> None:
+    """Collectors work only the cases assigned to them, agency users only their agency's placements."""
+    from sqlalchemy import select
+
+    from arrears.access.service import principal, visible_accounts_filter
+    from arrears.cases.tables import CaseAccount
+    from arrears.cli.users import unit_of_work
+    from arrears.errors import PermissionDeniedError
+    from arrears.store import tables
+
+    with unit_of_work() as uow:
+        who = principal(uow.session, username)
+        if who.can(Permission.VIEW_ALL_ACCOUNTS):
+            return
+        accounts = select(CaseAccount.account_id).where(CaseAccount.case_id == case_id)
+        hidden = uow.session.scalar(
+            select(tables.Account.id)
+            .where(tables.Account.id.in_(accounts), ~visible_accounts_filter(who))
+            .limit(1)
+        )
+        if hidden is not None:
+            raise PermissionDeniedError(
+                f"case {case_id} is not assigned to {username!r}; ask a supervisor to assign it",
+                actor=username,
+                case=case_id,
+            )
 
 
 def protect(group: str | None, app: typer.Typer) -> None:
@@ -126,10 +156,10 @@ def protect(group: str | None, app: typer.Typer) -> None:
         key = f"{group} {name}" if group else name
         if key not in COMMANDS:
             raise KeyError(f"command {key!r} has no entry in arrears.cli.guard.COMMANDS")
-        info.callback = _guarded(COMMANDS[key], callback)
+        info.callback = _guarded(COMMANDS[key], callback, case_command=group == "case")
 
 
-def _guarded(rule: Rule, callback: Callable[..., Any]) -> Callable[..., Any]:
+def _guarded(rule: Rule, callback: Callable[..., Any], *, case_command: bool) -> Callable[..., Any]:
     if rule is None or rule == OWN:
         return callback
 
@@ -137,7 +167,7 @@ def _guarded(rule: Rule, callback: Callable[..., Any]) -> Callable[..., Any]:
     def run(*args: Any, **kwargs: Any) -> Any:
         from arrears.cli.common import handle_errors
 
-        handle_errors(lambda: _check(rule, kwargs))()
+        handle_errors(lambda: _check(rule, kwargs, case_command=case_command))()
         return callback(*args, **kwargs)
 
     return run

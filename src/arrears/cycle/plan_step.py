@@ -27,6 +27,7 @@ from arrears.domain.cases.enums import Channel as CaseChannel
 from arrears.domain.cases.enums import ContactOutcome
 from arrears.domain.rule_score import RULE_SCORE_VERSION, rule_score, rule_score_reasons
 from arrears.errors import ConfigurationError
+from arrears.scoring.service import score_for_cycle
 from arrears.store import bulk, personal, tables
 from arrears.store.personal import PersonalKind
 from arrears.strategy.dsl import Strategy
@@ -195,9 +196,33 @@ def _features(conn: Connection, ctx: CycleContext) -> pl.DataFrame:
         pl.col("promises_broken").fill_null(0),
     )
     features = features.drop("score") if "score" in features.columns else features
-    return features.with_columns(rule_score(), rule_score_reasons()).join(
-        positions.select("account_id", "debtor_id"), on="account_id"
+    features = features.with_columns(
+        rule_score(), rule_score_reasons(), pl.lit(RULE_SCORE_VERSION).alias("score_model")
     )
+    # The promoted propensity-to-pay model, when there is one, replaces the rule score.
+    modelled = score_for_cycle(
+        conn, account_ids=features["account_id"].to_list(), as_of=ctx.as_of, reasons=False
+    )
+    if modelled is not None and modelled.height:
+        features = (
+            features.join(
+                modelled.select(
+                    "account_id", pl.col("score").alias("_m_score"), pl.col("model_id").alias("_m_id")
+                ),
+                on="account_id",
+                how="left",
+            )
+            .with_columns(
+                pl.coalesce(pl.col("_m_score").cast(pl.Int64), pl.col("score")).alias("score"),
+                pl.coalesce(pl.col("_m_id"), pl.col("score_model")).alias("score_model"),
+                pl.when(pl.col("_m_score").is_not_null())
+                .then(None)
+                .otherwise(pl.col("score_reason"))
+                .alias("score_reason"),
+            )
+            .drop("_m_score", "_m_id")
+        )
+    return features.join(positions.select("account_id", "debtor_id"), on="account_id")
 
 
 def step_plan(conn: Connection, ctx: CycleContext) -> dict[str, Any]:
@@ -236,6 +261,7 @@ def step_plan(conn: Connection, ctx: CycleContext) -> dict[str, Any]:
             "debtor_id",
             "case_id",
             "score",
+            "score_model",
             "score_reason",
             "balance_minor",
             "language",
@@ -612,7 +638,7 @@ def _write_actions(conn: Connection, ctx: CycleContext, judged: pl.DataFrame, *,
         pl.col("priority").cast(pl.Int32),
         "escalate_to",
         "score",
-        pl.lit(RULE_SCORE_VERSION).alias("score_model"),
+        "score_model",
         "balance_minor",
         "contact_point_id",
         "outcome",

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, func, select
 
+from arrears.cycle.audit_step import step_checkpoint
 from arrears.cycle.case_steps import step_cases, step_promises
 from arrears.cycle.dispatch_step import step_dispatch, step_queues
 from arrears.cycle.ledger_steps import CycleContext, step_accrue, step_positions
@@ -63,6 +64,7 @@ STEPS: tuple[Step, ...] = (
         "scheduled calls into collectors' work queues; expired placements recalled",
         False,
     ),
+    Step("checkpoint", step_checkpoint, "a signed tree head over the audit log", False),
 )
 
 ProgressFn = Callable[[str, int, int], None]

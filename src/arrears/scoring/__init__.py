@@ -5,6 +5,7 @@ same way (reason codes per account), stored the same way (JSON models in a regis
 promoted model per purpose) and watched the same way (PSI and matured-outcome AUC/KS).
 """
 
+from arrears.scoring import tables as _tables  # noqa: F401  (registers the registry tables)
 from arrears.scoring.calibration import Calibration, Calibrator, fit_calibrator
 from arrears.scoring.cv import CVResult, FoldScore, ModelKind, ModelSummary, cross_validate
 from arrears.scoring.data import FeatureKind, load_table, prepare_target

@@ -23,7 +23,7 @@ import polars as pl
 
 from arrears.errors import ConfigurationError, ValidationError
 from arrears.scoring.calibration import Calibration, Calibrator, fit_calibrator
-from arrears.scoring.data import FeatureKind, feature_kinds, numeric_values
+from arrears.scoring.data import FeatureKind, feature_kinds
 from arrears.scoring.reasons import reason_frame, top_reasons
 
 __all__ = ["GBMConfig", "GBMModel", "fit_gbm"]
@@ -59,6 +59,24 @@ class GBMConfig:
                 f"unknown calibration {self.calibration!r}", calibration=self.calibration
             )
 
+    @classmethod
+    def for_batch(cls, **changes: Any) -> GBMConfig:
+        """Settings for a model that scores the whole book every day: fewer, deeper trees.
+
+        Prediction time grows with the number of trees, so the daily cycle's model learns faster
+        (0.1) with trees of up to 16 leaves and at most 150 of them, still early-stopped on the inner
+        folds. On the synthetic book of benchmarks/bench_scoring_batch.py this costs about 0.001–0.002
+        AUC against the default settings and scores roughly three times faster (docs/scoring.md).
+        """
+        batch: dict[str, Any] = {
+            "learning_rate": 0.1,
+            "num_leaves": 16,
+            "max_depth": 5,
+            "max_trees": 150,
+            "early_stopping_rounds": 40,
+        }
+        return cls(**(batch | changes))
+
     def lightgbm_params(self, n_rows: int) -> dict[str, Any]:
         """LightGBM's parameter dictionary for a training set of ``n_rows``."""
         # Leaves need at least 1 % of the rows (40 minimum): small books get smooth trees,
@@ -90,20 +108,30 @@ def _matrix(
     kinds: Mapping[str, FeatureKind],
     categories: Mapping[str, list[str]],
 ) -> npt.NDArray[np.float64]:
-    cols = []
+    if not features:
+        return np.zeros((frame.height, 0))
+    exprs = []
     for name in features:
-        series = frame.get_column(name)
         if kinds[name] is FeatureKind.NUMERIC:
-            cols.append(numeric_values(series))
+            value = pl.col(name).cast(pl.Float64)
+            # missing and non-finite values are NaN, which LightGBM routes as missing
+            exprs.append(pl.when(value.is_finite()).then(value).otherwise(None).alias(name))
         else:
             # categories are coded by their position in the training list; unseen and missing → NaN
-            codes = series.cast(pl.String).replace_strict(
-                categories[name], list(range(len(categories[name]))), default=None, return_dtype=pl.Float64
+            exprs.append(
+                pl.col(name)
+                .cast(pl.String)
+                .replace_strict(
+                    categories[name],
+                    list(range(len(categories[name]))),
+                    default=None,
+                    return_dtype=pl.Float64,
+                )
+                .alias(name)
             )
-            cols.append(codes.to_numpy().astype(np.float64))
-    if not cols:
-        return np.zeros((frame.height, 0))
-    return np.column_stack(cols)
+    # one select and one conversion: a column-major float matrix, built in Polars' threads
+    matrix = frame.select(exprs).to_numpy(order="c")
+    return np.asarray(matrix, dtype=np.float64)
 
 
 @dataclass(frozen=True)

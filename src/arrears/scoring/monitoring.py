@@ -12,7 +12,7 @@ dropping a field shows up as drift instead of vanishing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -88,6 +88,25 @@ class StabilityBins:
             count=series.len(),
         )
         return np.bincount(idx, minlength=n_regular + 2).astype(np.float64)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (stored with a trained model as its reference distribution)."""
+        return {
+            "kind": self.kind.value,
+            "edges": list(self.edges),
+            "categories": list(self.categories),
+            "reference_shares": list(self.reference_shares),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StabilityBins:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            kind=FeatureKind(data["kind"]),
+            edges=tuple(float(e) for e in data["edges"]),
+            categories=tuple(str(c) for c in data["categories"]),
+            reference_shares=tuple(float(s) for s in data["reference_shares"]),
+        )
 
     def psi(self, current: pl.Series) -> float:
         """PSI of ``current`` against the reference shares."""

@@ -23,6 +23,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final
 
+import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from arrears.errors import ConfigurationError, ConflictError, NotFoundError, ValidationError
@@ -30,6 +32,7 @@ from arrears.scoring.cv import ModelKind, cross_validate
 from arrears.scoring.data import prepare_target
 from arrears.scoring.features import DEFAULT_DENY_LIST, check_allowed
 from arrears.scoring.gbm import GBMConfig, GBMModel, fit_gbm
+from arrears.scoring.monitoring import PSI_WARNING, StabilityBins, StabilityResult
 from arrears.scoring.scorecard import Scorecard, ScorecardConfig, fit_scorecard
 
 __all__ = [
@@ -93,7 +96,10 @@ class TrainedModel:
 
     ``params`` are the fit settings, ``metrics`` the cross-validated figures, ``training_fingerprint``
     the :func:`fingerprint_frame` of the training data and ``created_at`` an aware timestamp given
-    by the caller. ``payload`` is the model itself as JSON-ready tables.
+    by the caller. ``payload`` is the model itself as JSON-ready tables. ``reference`` holds the
+    training data's distribution (:class:`StabilityBins` per feature, and of the predicted
+    probability) against which :meth:`stability` measures drift; a model without one cannot be
+    monitored but still scores.
     """
 
     purpose: ModelPurpose
@@ -104,13 +110,15 @@ class TrainedModel:
     training_fingerprint: str
     created_at: datetime
     payload: dict[str, Any]
+    reference: dict[str, Any] = field(default_factory=dict)
     _model: Any = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         _require_aware(self.created_at, "created_at")
 
     def _document(self) -> dict[str, Any]:
-        return {
+        # "reference" enters the document only when present, so ids of models stored without it hold
+        return ({"reference": self.reference} if self.reference else {}) | {
             "format": FORMAT,
             "purpose": self.purpose.value,
             "kind": self.kind.value,
@@ -147,6 +155,7 @@ class TrainedModel:
                 training_fingerprint=str(doc["training_fingerprint"]),
                 created_at=datetime.fromisoformat(doc["created_at"]),
                 payload=dict(doc["payload"]),
+                reference=dict(doc.get("reference") or {}),
             )
         except ConfigurationError:
             raise
@@ -172,6 +181,38 @@ class TrainedModel:
             )
             object.__setattr__(self, "_model", built)
         return self._model  # type: ignore[no-any-return]
+
+    def probability(self, frame: pl.DataFrame) -> npt.NDArray[np.float64]:
+        """Calibrated probability of the event for each row."""
+        return np.asarray(self.model().predict_proba(frame), dtype=np.float64)
+
+    def stability(
+        self, frame: pl.DataFrame, *, threshold: float = PSI_WARNING
+    ) -> list[tuple[str, StabilityResult]]:
+        """PSI of ``frame`` against the training data, per feature and for the score.
+
+        Returns ``(kind, result)`` pairs, ``kind`` being ``"feature"`` or ``"score"``, largest PSI first.
+        The score's PSI is taken on the predicted probability: bins are quantiles of the reference, so
+        any monotone scale of the score (points, 0–1000) falls into the same bins and gives the same PSI.
+        """
+        if not self.reference:
+            raise ValidationError(
+                "this model was stored without its training distribution, so PSI cannot be computed",
+                model_id=self.model_id,
+            )
+        missing = [f for f in self.features if f not in frame.columns]
+        if missing:
+            raise ValidationError(f"columns missing for PSI: {', '.join(missing)}", missing=missing)
+        if frame.height == 0:
+            raise ValidationError("PSI needs at least one row")
+        out: list[tuple[str, StabilityResult]] = []
+        for name, bins in self.reference["features"].items():
+            value = StabilityBins.from_dict(bins).psi(frame.get_column(name))
+            out.append(("feature", StabilityResult(name, value, value > threshold)))
+        score_bins = StabilityBins.from_dict(self.reference["score"])
+        value = score_bins.psi(pl.Series("score", self.probability(frame)))
+        out.append(("score", StabilityResult("score", value, value > threshold)))
+        return sorted(out, key=lambda item: item[1].psi, reverse=True)
 
     def score_frame(
         self, frame: pl.DataFrame, *, keep: Sequence[str] = (), top: int = 4, reasons: bool = True
@@ -239,6 +280,10 @@ def train_model(
     else:
         fitted = fit_gbm(data, y, config=gbm_config)
         params = fitted.to_dict()["config"]
+    reference = {
+        "features": {f: StabilityBins.fit(data.get_column(f)).to_dict() for f in fitted.features},
+        "score": StabilityBins.fit(pl.Series("score", fitted.predict_proba(data))).to_dict(),
+    }
     return TrainedModel(
         purpose=model_purpose,
         kind=model_kind,
@@ -248,6 +293,7 @@ def train_model(
         training_fingerprint=fingerprint_frame(frame.select([*names, target])),
         created_at=created_at,
         payload=fitted.to_dict(),
+        reference=reference,
     )
 
 

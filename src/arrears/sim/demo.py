@@ -43,6 +43,7 @@ def main(accounts: int = 3000) -> None:
         "ARREARS_DATABASE_URL": f"sqlite:///{folder / 'demo.db'}",
         "ARREARS_ACTOR": "demo",
         "ARREARS_FIELD_KEYS_FILE": str(folder / "keys.json"),
+        "ARREARS_AUDIT_SIGNING_KEY_FILE": str(folder / "audit-key.pem"),
     }
     env.pop("ARREARS_FIELD_KEYS", None)
     portfolio = generate_accounts(accounts, as_of=BALANCES_AS_OF)
@@ -60,6 +61,7 @@ def main(accounts: int = 3000) -> None:
     print(f"generated {portfolio.height} accounts (+3 broken rows) and a payments file in {folder}/")
 
     _arrears("privacy", "keygen", str(folder / "keys.json"), env=env)
+    _arrears("audit", "keygen", str(folder / "audit-key.pem"), env=env)
     _arrears("db", "upgrade", env=env)
     # The bootstrap rule: the first user of an empty installation may be added by anyone, as administrator.
     _arrears("users", "add", "demo", "--role", "administrator", "--role", "supervisor", env=env)
@@ -89,6 +91,8 @@ def main(accounts: int = 3000) -> None:
     _arrears("compliance", "report", "--from", first.isoformat(), "--to", AS_OF.isoformat(), env=env)
     _arrears("portfolio", "summary", "--as-of", AS_OF.isoformat(), env=env)
     _arrears("account", "show", str(portfolio["account_id"][0]), "--as-of", AS_OF.isoformat(), env=env)
+    # Every day of the cycle ended with a signed tree head; the log proves it has not been altered.
+    _arrears("audit", "verify", env=env)
 
 
 if __name__ == "__main__":

@@ -94,3 +94,39 @@ def test_batch_without_reasons_gives_the_same_probabilities(model, book):
     lean = model.score_frame(book, keep=["account_id"], reasons=False)
     assert lean.columns == ["account_id", "probability"]
     assert np.array_equal(lean.get_column("probability").to_numpy(), model.predict_proba(book))
+
+
+def test_feature_matrix_codes_missing_infinite_and_unseen_as_nan():
+    from arrears.scoring.data import FeatureKind
+    from arrears.scoring.gbm import _matrix
+
+    frame = pl.DataFrame(
+        {
+            "x": [1.5, None, float("inf"), -2.0],
+            "n": [3, 4, None, 5],
+            "kind": ["b", "a", "zz", None],
+            "flag": [True, False, None, True],
+        }
+    )
+    kinds = {"x": FeatureKind.NUMERIC, "n": FeatureKind.NUMERIC, "kind": FeatureKind.CATEGORICAL,
+             "flag": FeatureKind.CATEGORICAL}  # fmt: skip
+    x = _matrix(frame, ["x", "n", "kind", "flag"], kinds, {"kind": ["a", "b"], "flag": ["false", "true"]})
+    nan = np.nan
+    expected = np.array([[1.5, 3, 1, 1], [nan, 4, 0, 0], [nan, nan, nan, nan], [-2.0, 5, nan, 1]])
+    np.testing.assert_array_equal(x, expected)
+    assert x.dtype == np.float64 and x.flags["C_CONTIGUOUS"]
+
+
+def test_batch_settings_are_fewer_deeper_trees():
+    batch = GBMConfig.for_batch(threads=1)
+    default = GBMConfig()
+    assert (batch.learning_rate, batch.num_leaves, batch.max_depth, batch.max_trees) == (0.1, 16, 5, 150)
+    assert batch.learning_rate > default.learning_rate and batch.max_trees < default.max_trees
+    assert batch.threads == 1 and batch.lambda_l2 == default.lambda_l2
+
+
+def test_batch_model_stays_within_its_tree_cap_and_ranks(book, book_y, fresh_book):
+    fitted = fit_gbm(book, book_y, features=FEATURES, config=GBMConfig.for_batch(threads=1, inner_folds=3))
+    y = (fresh_book.get_column("defaulted") == "yes").to_numpy()
+    assert 1 <= fitted.best_iteration <= 150
+    assert auc(y, fitted.predict_proba(fresh_book)) > 0.72

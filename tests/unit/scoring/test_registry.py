@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 
+import polars as pl
 import pytest
 
 from arrears.errors import ConfigurationError, ConflictError, NotFoundError, ValidationError
@@ -167,3 +169,32 @@ def test_refused_promotions_leave_state_and_audit_untouched(tmp_path, card_model
         reg.current("collections_magic")
     assert reg.events() == before
     assert reg.current("propensity_to_pay").model_id == card_id
+
+
+def test_the_model_carries_its_training_distribution(card_model, data):
+    ref = card_model.reference
+    assert set(ref["features"]) == set(card_model.features)
+    assert sum(ref["score"]["reference_shares"]) == pytest.approx(1.0)
+    again = TrainedModel.from_bytes(card_model.to_bytes())
+    assert again.reference == ref and again.model_id == card_model.model_id
+    # the training data against itself: no drift at all
+    same = card_model.stability(data)
+    assert [kind for kind, _ in same].count("score") == 1
+    assert all(r.psi == pytest.approx(0.0, abs=1e-12) and not r.is_drifting for _, r in same)
+
+
+def test_stability_flags_a_shifted_population(card_model, data):
+    numeric = [f for f in card_model.features if data.schema[f].is_numeric()]
+    target = numeric[0]
+    shifted = data.with_columns(pl.col(target) * 0 + data.get_column(target).max())
+    results = {r.column: (kind, r) for kind, r in card_model.stability(shifted)}
+    assert results[target][1].is_drifting and results[target][1].psi > 0.25
+    assert results[target][0] == "feature"
+    assert results["score"][0] == "score" and results["score"][1].psi > 0
+
+
+def test_a_model_without_reference_cannot_be_monitored(card_model, data):
+    bare = dataclasses.replace(card_model, reference={})
+    with pytest.raises(ValidationError, match="training distribution"):
+        bare.stability(data)
+    assert "reference" not in json.loads(bare.to_bytes())

@@ -12,6 +12,7 @@ import arrears.cases.tables
 import arrears.compliance.tables
 import arrears.cycle.tables
 import arrears.privacy.tables
+import arrears.scoring.tables
 import arrears.strategy.tables  # noqa: F401
 from arrears.store.tables import metadata
 
