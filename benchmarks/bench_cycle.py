@@ -4,7 +4,9 @@ accounts in at most 60 s on SQLite and on PostgreSQL, under 4 GiB, aim at most 5
 Setup (not timed, in its own process): a synthetic portfolio is generated and imported, the sample
 strategy (src/arrears/data/strategies/cn-consumer.yaml) is published and a team of collectors added.
 Timed (in a second, fresh process, so its peak RSS is the cycle's alone): ``run_day`` for the day after
-the balances were stated, step by step, then the bare pass.
+the balances were stated, step by step (the first day: every overdue account gets its case), then the
+following day (the steady state: the book's cases exist and only changes are written), then the bare
+pass.
 
 The bare pass is the floor any cycle pays: it reads the same open accounts with their ledger balances
 from the database into Polars, computes a segment column from days past due and balance, and writes as
@@ -15,6 +17,12 @@ for the accounts it contacts.
     .venv/bin/python benchmarks/bench_cycle.py                      # 100,000 accounts, SQLite and PostgreSQL
     .venv/bin/python benchmarks/bench_cycle.py --accounts 1000000   # the issue's size
     .venv/bin/python benchmarks/bench_cycle.py --databases sqlite
+
+On SQLite, ``--keep FILE`` keeps a copy of the database as set up (before the timed run), and
+``--reuse FILE`` times a copy of such a file instead of setting up again (same book, before/after):
+
+    .venv/bin/python benchmarks/bench_cycle.py --accounts 20000 --databases sqlite --keep /tmp/book20k.db
+    .venv/bin/python benchmarks/bench_cycle.py --accounts 20000 --databases sqlite --reuse /tmp/book20k.db
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import argparse
 import datetime as dt
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -36,6 +45,7 @@ from sqlalchemy import Engine, create_engine, func, select, text
 
 BALANCES_AS_OF = dt.date(2026, 11, 20)
 AS_OF = BALANCES_AS_OF + dt.timedelta(days=1)
+NEXT_DAY = AS_OF + dt.timedelta(days=1)
 NOW = dt.datetime(2026, 11, 21, 14, 30, tzinfo=dt.UTC)
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 STRATEGY = Path(__file__).resolve().parents[1] / "src/arrears/data/strategies/cn-consumer.yaml"
@@ -109,38 +119,46 @@ def _bare_pass(engine: Engine, rows: int) -> float:
     return time.perf_counter() - started
 
 
-def timed(url: str) -> None:
-    """Run the day step by step, then the bare pass; prints one JSON line."""
+def _run_timed(engine: Engine, as_of: dt.date, now: dt.datetime) -> tuple[float, dict[str, float], Any]:
     from arrears.cycle.runner import run_day
-    from arrears.cycle.tables import CycleAction, DailyPosition, OutboxMessage
-    from arrears.store.db import make_engine
 
-    engine = make_engine(url)
     marks: list[tuple[str, float]] = []
     started = time.perf_counter()
 
     def progress(step: str, _done: int, _total: int) -> None:
         marks.append((step, time.perf_counter()))
 
-    report = run_day(engine, as_of=AS_OF, actor="bench", now=NOW, progress=progress)
+    report = run_day(engine, as_of=as_of, actor="bench", now=now, progress=progress)
     total = time.perf_counter() - started
     steps: dict[str, float] = {}
     previous = started
     for step, at in marks:
         steps[step] = at - previous
         previous = at
+    return total, steps, report
+
+
+def timed(url: str) -> None:
+    """Run the first day step by step, then the next day (steady state), then the bare pass."""
+    from arrears.cycle.tables import CycleAction, DailyPosition, OutboxMessage
+    from arrears.store.db import make_engine
+
+    engine = make_engine(url)
+    total, steps, report = _run_timed(engine, AS_OF, NOW)
     with engine.connect() as conn:
         written = sum(
             conn.execute(select(func.count()).select_from(t)).scalar_one()
             for t in (DailyPosition, CycleAction, OutboxMessage)
         )
+    total2, steps2, report2 = _run_timed(engine, NEXT_DAY, NOW + dt.timedelta(days=1))
     bare = _bare_pass(engine, written)
     engine.dispose()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print(
         json.dumps(
             {"total_s": total, "steps_s": steps, "bare_s": bare, "rows_written": written, "peak_rss": peak,
-             "counts": report.steps},
+             "counts": report.steps, "day2_total_s": total2, "day2_steps_s": steps2,
+             "day2_counts": report2.steps},
             default=str,
         )
     )  # fmt: skip
@@ -153,10 +171,19 @@ def _child(*args: str) -> dict[str, Any]:
     return dict(json.loads(result.stdout.strip().splitlines()[-1]))
 
 
-def _measure(name: str, url: str, accounts: int, folder: Path) -> None:
-    setup_result = _child(
-        "--phase", "setup", "--url", url, "--accounts", str(accounts), "--folder", str(folder)
-    )
+def _measure(
+    name: str, url: str, accounts: int, folder: Path, keep: Path | None = None, reuse: Path | None = None
+) -> None:
+    database = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite") else None
+    if reuse is not None and database is not None:
+        shutil.copyfile(reuse, database)
+        setup_result = {"import_s": float("nan")}
+    else:
+        setup_result = _child(
+            "--phase", "setup", "--url", url, "--accounts", str(accounts), "--folder", str(folder)
+        )
+    if keep is not None and database is not None:
+        shutil.copyfile(database, keep)
     r = _child("--phase", "timed", "--url", url)
     steps = ", ".join(f"{k} {v:.2f}" for k, v in r["steps_s"].items())
     print(
@@ -166,13 +193,16 @@ def _measure(name: str, url: str, accounts: int, folder: Path) -> None:
         f"ratio {r['total_s'] / r['bare_s']:.1f}x (aim <= 5x); import (setup) {setup_result['import_s']:.1f} s"
     )
     print(f"  counts: {json.dumps(r['counts'], default=str)}")
+    steps2 = ", ".join(f"{k} {v:.2f}" for k, v in r["day2_steps_s"].items())
+    print(f"  next day (steady state): {r['day2_total_s']:.2f} s; steps (s): {steps2}")
+    print(f"  next day counts: {json.dumps(r['day2_counts'], default=str)}")
 
 
-def main(accounts: int, databases: list[str]) -> None:
+def main(accounts: int, databases: list[str], keep: Path | None = None, reuse: Path | None = None) -> None:
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         if "sqlite" in databases:
-            _measure("sqlite", f"sqlite:///{folder / 'cycle.db'}", accounts, folder)
+            _measure("sqlite", f"sqlite:///{folder / 'cycle.db'}", accounts, folder, keep, reuse)
         if "postgresql" in databases:
             admin = create_engine(PG, isolation_level="AUTOCOMMIT")
             database = f"arrears_cycle_{uuid.uuid4().hex[:8]}"
@@ -194,6 +224,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=100_000)
     parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"])
+    parser.add_argument("--keep", type=Path, help="SQLite: keep a copy of the set-up database here")
+    parser.add_argument("--reuse", type=Path, help="SQLite: time a copy of this set-up database")
     parser.add_argument("--phase", choices=["setup", "timed"], help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
@@ -203,4 +235,4 @@ if __name__ == "__main__":
     elif args.phase == "timed":
         timed(args.url)
     else:
-        main(args.accounts, args.databases)
+        main(args.accounts, args.databases, args.keep, args.reuse)

@@ -24,6 +24,7 @@ root.add_typer(app, name="score")
 
 pytestmark = pytest.mark.usefixtures("cli_user")
 
+
 def _book(n: int, seed: int, shift: float = 0.0) -> pl.DataFrame:
     rng = np.random.default_rng(seed)
     dpd = rng.poisson(20 + shift, n).astype(float)

@@ -9,6 +9,7 @@ import polars as pl
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from arrears.cases import daily
 from arrears.cases.negotiation import case_payments
 from arrears.cases.policy import default_policy
 from arrears.cases.service import (
@@ -18,10 +19,9 @@ from arrears.cases.service import (
     fire_event,
     get_case,
     parse_choice,
-    positions_frame,
 )
-from arrears.cases.tables import Case, CaseAccount, ClosureRecord, Concession
-from arrears.domain.cases.enums import ConcessionKind, ConcessionStatus, Event, ResolutionReason, Stage
+from arrears.cases.tables import ClosureRecord, Concession
+from arrears.domain.cases.enums import ConcessionKind, ConcessionStatus, Event, ResolutionReason
 from arrears.domain.cases.policy import CasePolicy
 from arrears.errors import ValidationError
 from arrears.store import tables
@@ -68,31 +68,14 @@ def closure_record(session: Session, case_id: int) -> ClosureRecord | None:
 
 
 def detect_payoffs(session: Session, *, as_of: dt.date, actor: str, at: dt.datetime) -> list[int]:
-    """Resolve every open case whose included accounts owe nothing on ``as_of`` (paid in full)."""
-    links = session.execute(
-        select(CaseAccount.case_id, CaseAccount.account_id)
-        .join(Case, Case.id == CaseAccount.case_id)
-        .where(
-            Case.stage.not_in([Stage.RESOLVED.value, Stage.CLOSED.value]), CaseAccount.is_excluded.is_(False)
-        )
-    ).all()
-    if not links:
-        return []
-    frame = pl.DataFrame(links, schema={"case_id": pl.Int64, "account_id": pl.Int64}, orient="row")
-    pos = positions_frame(session.connection(), frame["account_id"].to_list(), as_of)
-    paid_off = (
-        frame.join(pos.select("account_id", "total_minor"), on="account_id", how="left")
-        .group_by("case_id")
-        .agg(pl.col("total_minor").fill_null(0).sum())
-        .filter(pl.col("total_minor") <= 0)
-        .sort("case_id")["case_id"]
-        .to_list()
-    )
-    for case_id in paid_off:
-        resolve_case(
-            session, case_id=case_id, reason=ResolutionReason.PAID_IN_FULL, as_of=as_of, actor=actor, at=at
-        )
-    return paid_off
+    """Resolve every open case whose included accounts owe nothing on ``as_of`` (paid in full).
+
+    Set-based (:func:`arrears.cases.daily.detect_payoffs`); objects in ``session`` are reloaded after.
+    """
+    session.flush()
+    paid = daily.detect_payoffs(session.connection(), as_of=as_of, actor=actor, at=at)
+    session.expire_all()
+    return paid
 
 
 def complete_settlements(
@@ -175,19 +158,9 @@ def complete_settlements(
 def check_follow_ups(session: Session, *, as_of: dt.date, actor: str, at: dt.datetime) -> dict[int, str]:
     """Resolved cases: re-default within the follow-up period reopens the case; after it, the case closes.
 
-    Returns {case_id: "redefault" | "end_follow_up"}.
+    Returns {case_id: "redefault" | "end_follow_up"}. Set-based (:func:`arrears.cases.daily.check_follow_ups`).
     """
-    resolved = list(session.scalars(select(Case).where(Case.stage == Stage.RESOLVED.value).order_by(Case.id)))
-    result: dict[int, str] = {}
-    for case in resolved:
-        if case.follow_up_until_on is not None and as_of > case.follow_up_until_on:
-            fire_event(session, case, Event.END_FOLLOW_UP, actor=actor, at=at)
-            result[case.id] = Event.END_FOLLOW_UP.value
-            continue
-        pos = case_positions(session, case, as_of=as_of)
-        if int(pos.select(pl.col("dpd").max()).item() or 0) > 0 and int(pos["total_minor"].sum()) > 0:
-            fire_event(
-                session, case, Event.REDEFAULT, actor=actor, at=at, details={"as_of": as_of.isoformat()}
-            )
-            result[case.id] = Event.REDEFAULT.value
+    session.flush()
+    result = daily.check_follow_ups(session.connection(), as_of=as_of, actor=actor, at=at)
+    session.expire_all()
     return result

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Final
 
-import polars as pl
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from arrears.cases import daily
 from arrears.cases.policy import default_policy
 from arrears.cases.service import (
     audit_case,
@@ -19,12 +19,10 @@ from arrears.cases.service import (
     get_case,
     open_legal_matter,
     parse_choice,
-    positions_frame,
 )
-from arrears.cases.tables import Case, CaseAccount, LegalMatter
+from arrears.cases.tables import Case, LegalMatter
 from arrears.domain.cases.enums import Event, LegalStep, Stage
-from arrears.domain.cases.escalation import escalation_frame, legal_refusals, limitation_expires_on
-from arrears.domain.cases.machine import HOLD_BLOCKS
+from arrears.domain.cases.escalation import legal_refusals, limitation_expires_on
 from arrears.domain.cases.policy import CasePolicy, amount_minor
 from arrears.errors import IllegalTransitionError, NotFoundError, ValidationError
 from arrears.store import tables
@@ -40,8 +38,6 @@ __all__ = [
     "withdraw_legal",
 ]
 
-# Stages the daily evaluation may escalate from: an arranged case is left to its plan or promise.
-_AUTO_ESCALATE: Final = (Stage.NEW, Stage.INITIAL_CONTACT, Stage.CONFIRMED, Stage.NEGOTIATING)
 _STEPS: Final = (
     LegalStep.REFERRED,
     LegalStep.DEMAND_LETTER,
@@ -87,64 +83,11 @@ def evaluate_escalations(
 
     Signals: broken promises, refusals, the case's highest DPD and days since the last right-party
     conversation (or since opening). Cases whose holds refuse escalation are left alone.
+    Set-based (:func:`arrears.cases.daily.evaluate_escalations`).
     """
-    policy = policy or default_policy()
-    cases = list(
-        session.scalars(
-            select(Case).where(Case.stage.in_([s.value for s in _AUTO_ESCALATE])).order_by(Case.id)
-        )
-    )
-    if not cases:
-        return {}
-    links = pl.DataFrame(
-        session.execute(
-            select(CaseAccount.case_id, CaseAccount.account_id).where(
-                CaseAccount.case_id.in_([c.id for c in cases]), CaseAccount.is_excluded.is_(False)
-            )
-        ).all(),
-        schema={"case_id": pl.Int64, "account_id": pl.Int64},
-        orient="row",
-    )
-    pos = positions_frame(session.connection(), links["account_id"].to_list(), as_of)
-    dpd = (
-        links.join(pos.select("account_id", "dpd"), on="account_id", how="left")
-        .group_by("case_id")
-        .agg(pl.col("dpd").max().fill_null(0))
-    )
-    signals = pl.DataFrame(
-        {
-            "case_id": [c.id for c in cases],
-            "broken_promises": [c.broken_promises for c in cases],
-            "refusals": [c.refusals for c in cases],
-            "days_without_right_party": [
-                (as_of - (c.last_right_party_at or c.opened_at).date()).days for c in cases
-            ],
-        },
-        schema={
-            "case_id": pl.Int64,
-            "broken_promises": pl.Int64,
-            "refusals": pl.Int64,
-            "days_without_right_party": pl.Int64,
-        },
-    ).join(dpd, on="case_id", how="left")
-    fired = escalation_frame(signals, policy.escalation).filter(pl.col("fired").list.len() > 0)
-    by_id = {c.id: c for c in cases}
-    result: dict[int, list[str]] = {}
-    for case_id, rule_ids in fired.iter_rows():
-        case = by_id[case_id]
-        holds = facts_for(session, case).holds
-        if any(Event.ESCALATE in HOLD_BLOCKS[h] for h in holds):
-            continue
-        fire_event(
-            session,
-            case,
-            Event.ESCALATE,
-            actor=actor,
-            at=at,
-            details={"rules": list(rule_ids)},
-            policy=policy,
-        )
-        result[case_id] = list(rule_ids)
+    session.flush()
+    result = daily.evaluate_escalations(session.connection(), as_of=as_of, actor=actor, at=at, policy=policy)
+    session.expire_all()
     return result
 
 

@@ -15,6 +15,7 @@ import polars as pl
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from arrears.cases import daily
 from arrears.cases.policy import default_policy
 from arrears.cases.service import (
     COMPONENTS,
@@ -53,6 +54,7 @@ __all__ = [
     "approve_concession",
     "case_payments",
     "forbear_plan",
+    "has_active_plan",
     "judge_promises_due",
     "make_promise",
     "monitor_plans_due",
@@ -151,7 +153,8 @@ def make_promise(
     return promise
 
 
-def _has_active_plan(session: Session, case: Case) -> bool:
+def has_active_plan(session: Session, case: Case) -> bool:
+    """Whether the case has an active or suspended plan."""
     return (
         session.scalar(
             select(Plan.id).where(
@@ -170,61 +173,12 @@ def judge_promises_due(
 
     A broken or partially kept promise is a broken-promise event on the case (arranged → negotiating,
     counted for escalation); a kept one returns the case to negotiating unless a plan is active.
+    Set-based (:func:`arrears.cases.daily.judge_promises_due`).
     """
-    policy = policy or default_policy()
-    pending = list(
-        session.scalars(
-            select(Promise).where(Promise.status == PromiseStatus.PENDING.value).order_by(Promise.id)
-        )
-    )
-    if not pending:
-        return {}
-    frame = pl.DataFrame(
-        [(p.id, p.case_id, p.amount_minor, p.made_on, p.due_on) for p in pending],
-        schema={
-            "promise_id": pl.Int64,
-            "case_id": pl.Int64,
-            "amount_minor": pl.Int64,
-            "made_on": pl.Date,
-            "due_on": pl.Date,
-        },
-        orient="row",
-    )
-    judged = rules.judge_promises(
-        frame,
-        case_payments(session, sorted({p.case_id for p in pending})),
-        as_of=as_of,
-        grace_days=policy.promise_grace_days,
-    )
-    by_id = {p.id: p for p in pending}
-    decided: dict[int, str] = {}
-    for row in judged.filter(pl.col("status") != PromiseStatus.PENDING.value).iter_rows(named=True):
-        promise = by_id[row["promise_id"]]
-        promise.status = row["status"]
-        promise.paid_minor = row["paid_minor"]
-        promise.judged_on = as_of
-        decided[promise.id] = promise.status
-        case = get_case(session, promise.case_id)
-        audit_case(
-            session,
-            case,
-            actor=actor,
-            action=f"case.promise_{promise.status}",
-            at=at,
-            details={"promise_id": promise.id, "paid_minor": promise.paid_minor},
-        )
-        if case.stage == Stage.ARRANGED.value and not _has_active_plan(session, case):
-            event = Event.FULFIL if promise.status == PromiseStatus.KEPT.value else Event.BREAK
-            fire_event(
-                session, case, event, actor=actor, at=at, details={"promise_id": promise.id}, policy=policy
-            )
-        elif promise.status != PromiseStatus.KEPT.value:
-            case.broken_promises += 1
-            flush_case(session, case)
-    return decided
-
-
-# -- plans ------------------------------------------------------------------------------------------
+    session.flush()
+    result = daily.judge_promises_due(session.connection(), as_of=as_of, actor=actor, at=at, policy=policy)
+    session.expire_all()
+    return result
 
 
 def propose_plan(
@@ -331,7 +285,7 @@ def accept_plan(session: Session, *, plan_id: int, actor: str, at: dt.datetime) 
             f"plan {plan.id} is {plan.status}; only a proposed plan can be accepted", plan=plan.id
         )
     case = get_case(session, plan.case_id)
-    if _has_active_plan(session, case):
+    if has_active_plan(session, case):
         raise ConflictError(f"case {case.id} already has an active plan", case=case.id)
     if case.stage != Stage.ARRANGED.value:
         fire(case.stage, Event.ARRANGE, facts_for(session, case))
@@ -349,72 +303,12 @@ def monitor_plans_due(
     """The daily check of every active plan: a missed instalment beyond grace breaks it; paid ends it.
 
     Suspended plans are skipped until their suspension ends. Returns {plan_id: new status}.
+    Set-based (:func:`arrears.cases.daily.monitor_plans_due`).
     """
-    policy = policy or default_policy()
-    plans = [
-        p
-        for p in session.scalars(
-            select(Plan)
-            .where(Plan.status.in_([PlanStatus.ACTIVE.value, PlanStatus.SUSPENDED.value]))
-            .order_by(Plan.id)
-        )
-        if p.suspended_until_on is None or p.suspended_until_on < as_of
-    ]
-    if not plans:
-        return {}
-    instalments = pl.DataFrame(
-        [
-            (p.id, n + 1, dt.date.fromisoformat(d), a)
-            for p in plans
-            for n, (d, a) in enumerate(zip(p.instalments["due_on"], p.instalments["amount"], strict=True))
-        ],
-        schema={"plan_id": pl.Int64, "number": pl.Int64, "due_on": pl.Date, "amount_minor": pl.Int64},
-        orient="row",
-    )
-    payments = case_payments(session, sorted({p.case_id for p in plans}))
-    starts = pl.DataFrame(
-        {
-            "plan_id": [p.id for p in plans],
-            "case_id": [p.case_id for p in plans],
-            "starts_on": [p.starts_on for p in plans],
-        },
-        schema={"plan_id": pl.Int64, "case_id": pl.Int64, "starts_on": pl.Date},
-    )
-    paid = (
-        starts.join(payments, on="case_id", how="inner")
-        .filter((pl.col("paid_on") >= pl.col("starts_on")) & (pl.col("paid_on") <= as_of))
-        .group_by("plan_id")
-        .agg(pl.col("amount_minor").sum().alias("paid_minor"))
-    )
-    judged = rules.monitor_plans(instalments, paid, as_of=as_of, grace_days=policy.plan.grace_days)
-    by_id = {p.id: p for p in plans}
-    changed: dict[int, str] = {}
-    for row in judged.filter(pl.col("status") != PlanStatus.ACTIVE.value).iter_rows(named=True):
-        plan = by_id[row["plan_id"]]
-        plan.status = row["status"]
-        plan.ended_on = as_of
-        changed[plan.id] = plan.status
-        case = get_case(session, plan.case_id)
-        audit_case(
-            session,
-            case,
-            actor=actor,
-            action=f"case.plan_{plan.status}",
-            at=at,
-            details={
-                "plan_id": plan.id,
-                "paid_minor": row["paid_minor"],
-                "missed_number": row["missed_number"],
-                "missed_due_on": row["missed_due_on"] and row["missed_due_on"].isoformat(),
-            },
-        )
-        if case.stage == Stage.ARRANGED.value:
-            event = Event.BREAK if plan.status == PlanStatus.BROKEN.value else Event.FULFIL
-            fire_event(session, case, event, actor=actor, at=at, details={"plan_id": plan.id}, policy=policy)
-    for plan in plans:
-        if plan.status == PlanStatus.SUSPENDED.value and plan.id not in changed:
-            plan.status = PlanStatus.ACTIVE.value
-    return changed
+    session.flush()
+    result = daily.monitor_plans_due(session.connection(), as_of=as_of, actor=actor, at=at, policy=policy)
+    session.expire_all()
+    return result
 
 
 def forbear_plan(

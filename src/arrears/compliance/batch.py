@@ -1,7 +1,9 @@
 """The batch form for the daily cycle: many proposed contacts against one history table.
 
-Cases (debtor, persons, debts) are validated once, in one call; the history and proposal tables
-are checked column-wise with Polars (enums, time zones, references). Plain rows (the debtor as
+Cases (debtor, persons, debts) in the common shape are read straight into columns
+(:func:`arrears.domain.compliance.cases.read_cases`), the others validated by the models in one
+call; the history and proposal tables are checked column-wise with Polars (enums, time zones,
+references). Plain rows (the debtor as
 recipient, no flags, no disputed debt, no text, no consent events, and only rules that
 :mod:`arrears.domain.compliance.vector` computes over columns) are judged by whole-column
 operations; every other row is judged by the same engine as a single check, on already-validated
@@ -19,14 +21,13 @@ from typing import Any
 import polars as pl
 import pydantic
 
-from arrears.domain.compliance.context import debtor_zones
+from arrears.domain.compliance.cases import CaseColumns, read_cases
 from arrears.domain.compliance.engine import evaluate
 from arrears.domain.compliance.enums import Actor, CallOutcome, Channel, Direction
 from arrears.domain.compliance.models import (
     _KIND_FOR_CHANNEL,
     Debt,
     Debtor,
-    Flags,
     HistoryEvent,
     Person,
     Proposed,
@@ -34,7 +35,7 @@ from arrears.domain.compliance.models import (
 )
 from arrears.domain.compliance.packs import PackSet, RuleSpec, default_pack_ids, load_packs
 from arrears.domain.compliance.vector import judge_plain, plain_specs
-from arrears.domain.compliance.zones import DayWindow, day_window, zone
+from arrears.domain.compliance.zones import zone
 from arrears.errors import ValidationError
 
 __all__ = ["HISTORY_COLUMNS", "PROPOSED_COLUMNS", "check_batch"]
@@ -43,6 +44,9 @@ HISTORY_COLUMNS = ("debtor_id", "at", "channel", "direction", "person", "contact
 PROPOSED_COLUMNS = ("debtor_id", "channel")
 _UTC = dt.UTC
 _UTC_DT = pl.Datetime("us", "UTC")
+# What the column path reads of each event (before the keys it adds).
+_EVENT_COLUMNS = ("case_index", "debtor_id", "_person", "primary", "at", "channel", "direction", "outcome",
+                  "contact_point", "debts")  # fmt: skip
 _OPTIONAL_PROPOSED: dict[str, pl.DataType] = {
     "person": pl.String(),
     "contact_point": pl.String(),
@@ -63,9 +67,6 @@ class _Case(pydantic.BaseModel):
 
 
 _CASES = pydantic.TypeAdapter(list[_Case])
-_DEFAULT_FLAGS = Flags()
-# Flags the whole-column path computes: the deceased bar and the debtor's inconvenient times.
-_SIMPLE_FLAGS = {"deceased": False, "inconvenient_times": ()}
 
 
 def _require(frame: pl.DataFrame, columns: Sequence[str], name: str) -> None:
@@ -75,6 +76,9 @@ def _require(frame: pl.DataFrame, columns: Sequence[str], name: str) -> None:
 
 
 def _check_enum(frame: pl.DataFrame, column: str, allowed: Sequence[str], name: str) -> None:
+    # The usual table is clean: one pass over the column's distinct values decides that.
+    if frame[column].unique().drop_nulls().is_in(list(allowed)).all():
+        return
     bad = frame.with_row_index("_i").filter(
         ~pl.col(column).is_in(list(allowed)) & pl.col(column).is_not_null()
     )
@@ -101,7 +105,7 @@ def _normalise_history(history: pl.DataFrame) -> pl.DataFrame:
         *extra,
         pl.col("at").dt.convert_time_zone("UTC"),
         pl.col("debts").cast(pl.List(pl.String)).fill_null(pl.lit([], dtype=pl.List(pl.String))),
-    ).sort("at", maintain_order=True)
+    )
 
 
 @lru_cache(maxsize=1024)
@@ -140,27 +144,44 @@ def _strip_zones(case: Mapping[str, Any]) -> tuple[Mapping[str, Any], dict[str, 
 
 
 def _validate_cases(
-    cases: Sequence[Mapping[str, Any]],
+    cases: Sequence[Mapping[str, Any]], positions: Sequence[int]
 ) -> tuple[list[_Case], list[dict[str, tuple[str, ...]] | None]]:
+    """The full validation of ``cases`` (found at ``positions`` of the batch's cases)."""
     stripped = [_strip_zones(case) for case in cases]
     try:
         models = _CASES.validate_python([c for c, _ in stripped])
     except pydantic.ValidationError as exc:
         first = exc.errors()[0]
         loc = first.get("loc", ())
-        index = loc[0] if loc else 0
+        index = positions[loc[0]] if loc and isinstance(loc[0], int) else positions[0]
         where = ".".join(str(part) for part in loc[1:])
         raise ValidationError(
             f"cases[{index}].{where}: {first.get('msg', 'invalid value')}", field=f"cases[{index}]"
         ) from None
-    seen: set[str] = set()
-    for index, case in enumerate(models):
-        if case.debtor.id in seen:
-            raise ValidationError(
-                f"cases[{index}].debtor.id: duplicate debtor {case.debtor.id!r}", field="cases"
-            )
-        seen.add(case.debtor.id)
     return models, [known for _, known in stripped]
+
+
+def _read_and_validate(cases: Sequence[Mapping[str, Any]]) -> tuple[CaseColumns, dict[int, _Case]]:
+    """Columns of every case: the common shape read directly, the others through the models.
+
+    Returns the columns and the models built for the cases that needed them, by position.
+    """
+    columns = read_cases(cases)
+    models: dict[int, _Case] = {}
+    if columns.fallback:
+        validated, known_zones = _validate_cases([cases[i] for i in columns.fallback], columns.fallback)
+        for index, case, known in zip(columns.fallback, validated, known_zones, strict=True):
+            columns.add_validated(index, case.debtor, case.persons, case.debts, known)
+            models[index] = case
+    order = pl.DataFrame(
+        {"case_index": columns.case_index, "debtor_id": columns.debtor_id},
+        schema={"case_index": pl.Int64, "debtor_id": pl.String},
+    )
+    repeated = order.sort("case_index").filter(~pl.col("debtor_id").is_first_distinct())
+    if repeated.height:
+        index, debtor_id = repeated.row(0)
+        raise ValidationError(f"cases[{index}].debtor.id: duplicate debtor {debtor_id!r}", field="cases")
+    return columns, models
 
 
 def _normalise_proposed(proposed: pl.DataFrame) -> pl.DataFrame:
@@ -250,78 +271,58 @@ def check_batch(
         allowed = ", ".join(a.value for a in Actor)
         raise ValidationError(f"actor: must be one of {allowed}", field="actor") from None
     packset = pack_set or load_packs()
-    models, known_zones = _validate_cases(cases)
+    table, models = _read_and_validate(cases)
 
-    # One pass over the cases: zones, packs, whether the debtor is plain, and reference tables.
-    by_id: dict[str, _Case] = {}
-    info: dict[str, list[Any]] = {
-        k: [] for k in ("debtor_id", "primary", "zkey", "pkey", "plain", "deceased", "quiet", "case_debts")
-    }
-    zone_sets: dict[str, tuple[str, ...]] = {}
-    quiet_sets: dict[str, DayWindow] = {}
+    # Packs per distinct jurisdiction; everything else per debtor comes as columns.
+    pack_key: dict[str, str] = {}
     pack_order: dict[str, tuple[str, ...]] = {}
-    people: dict[str, list[str]] = {"debtor_id": [], "person_id": [], "role": []}
-    point_rows: dict[str, list[str]] = {
-        "debtor_id": [], "person_id": [], "contact_point": [], "kind": [], "place": []
-    }  # fmt: skip
-    debt_rows: dict[str, list[str]] = {"debtor_id": [], "debt": []}
-    for case, known in zip(models, known_zones, strict=True):
-        debtor = case.debtor
-        by_id[debtor.id] = case
-        zones, primary, _region = debtor_zones(debtor, known)
-        zkey = "\x1f".join(zones)
-        zone_sets[zkey] = zones
-        ids = packs if packs else default_pack_ids(debtor.jurisdiction)
-        pkey = "\x1f".join(ids)
+    for jurisdiction in set(table.jurisdiction):
+        ids = packs if packs else default_pack_ids(jurisdiction)
+        pkey = pack_key[jurisdiction] = "\x1f".join(ids)
         if pkey not in pack_order:
             pack_order[pkey] = tuple(p.id for p in packset.select(ids))
-        info["debtor_id"].append(debtor.id)
-        info["primary"].append(primary)
-        info["zkey"].append(zkey)
-        info["pkey"].append(pkey)
-        # A deceased debtor with no other flag stays plain: the ``deceased`` bar is computed over
-        # columns and no other rule reads that flag for the debtor as recipient.
-        # So does one whose only other flag is a list of inconvenient times (a local window).
-        flags = debtor.flags
-        simple = flags.is_default() or flags.model_copy(update=_SIMPLE_FLAGS) == _DEFAULT_FLAGS
-        info["plain"].append(simple and all(d.dispute is None for d in case.debts))
-        info["deceased"].append(flags.deceased)
-        quiet_key = None
-        if flags.inconvenient_times:
-            quiet_key = ";".join(f"{r.start}-{r.end}" for r in flags.inconvenient_times)
-            quiet_sets[quiet_key] = day_window(
-                ((dt.time(0), dt.time(0)),), tuple((r.start, r.end) for r in flags.inconvenient_times)
-            )
-        info["quiet"].append(quiet_key)
-        info["case_debts"].append([d.id for d in case.debts] or ["*"])
-        for owner, role, contact_points in ((debtor.id, "debtor", debtor.contact_points),
-                                            *((p.id, p.role.value, p.contact_points) for p in case.persons)):  # fmt: skip
-            people["debtor_id"].append(debtor.id)
-            people["person_id"].append(owner)
-            people["role"].append(role)
-            for cp in contact_points:
-                point_rows["debtor_id"].append(debtor.id)
-                point_rows["person_id"].append(owner)
-                point_rows["contact_point"].append(cp.id)
-                point_rows["kind"].append(cp.kind.value)
-                point_rows["place"].append(cp.place.value)
-        for debt in case.debts:
-            debt_rows["debtor_id"].append(debtor.id)
-            debt_rows["debt"].append(debt.id)
-    debtors = pl.DataFrame(
-        info,
-        schema={"debtor_id": pl.String, "primary": pl.String, "zkey": pl.String, "pkey": pl.String,
-                "plain": pl.Boolean, "deceased": pl.Boolean, "quiet": pl.String,
-                "case_debts": pl.List(pl.String)},
-    )  # fmt: skip
-    today_of = {name: now.astimezone(zone(name)).date() for name in set(info["primary"])}
-    debtors = debtors.with_columns(
-        pl.col("primary").replace_strict(today_of, return_dtype=pl.Date).alias("today")
+    zone_sets, quiet_sets = table.zone_sets, table.quiet_sets
+    today_of = {name: now.astimezone(zone(name)).date() for name in set(table.primary)}
+    debts_frame = pl.DataFrame(
+        {"debtor_id": table.debt_debtor, "debt": table.debt_id},
+        schema={"debtor_id": pl.String, "debt": pl.String},
+    )
+    debtor_columns = {
+        "debtor_id": (table.debtor_id, pl.String),
+        "case_index": (table.case_index, pl.Int64),
+        "primary": (table.primary, pl.String),
+        "zkey": (table.zkey, pl.String),
+        "jurisdiction": (table.jurisdiction, pl.String),
+        "plain": (table.plain, pl.Boolean),
+        "deceased": (table.deceased, pl.Boolean),
+        "quiet": (table.quiet, pl.String),
+    }
+    debtors = (
+        pl.DataFrame(
+            {k: v for k, (v, _) in debtor_columns.items()},
+            schema={k: t for k, (_, t) in debtor_columns.items()},
+        )
+        .join(
+            debts_frame.group_by("debtor_id", maintain_order=True).agg(pl.col("debt").alias("case_debts")),
+            on="debtor_id",
+            how="left",
+        )
+        .with_columns(
+            pl.col("jurisdiction").replace_strict(pack_key, return_dtype=pl.String).alias("pkey"),
+            pl.col("primary").replace_strict(today_of, return_dtype=pl.Date).alias("today"),
+            # A case without debts: the contact is about the account as a whole.
+            pl.col("case_debts").fill_null(pl.lit(["*"], dtype=pl.List(pl.String))),
+        )
+        .drop("jurisdiction")
     )
 
-    frame = _normalise_history(history).filter(pl.col("at") <= now)
-    frame = frame.join(debtors.select("debtor_id", "primary"), on="debtor_id", how="inner").with_columns(
-        pl.coalesce("person", "debtor_id").alias("_person")
+    frame = (
+        _normalise_history(history)
+        .lazy()
+        .filter(pl.col("at") <= now)
+        .join(debtors.lazy().select("debtor_id", "case_index", "primary"), on="debtor_id", how="inner")
+        .with_columns(pl.coalesce("person", "debtor_id").alias("_person"))
+        .collect()
     )
 
     rows = _normalise_proposed(proposed)
@@ -332,13 +333,20 @@ def check_batch(
             field="proposed.debtor_id",
         )
     rows = rows.with_columns(pl.coalesce("person", "debtor_id").alias("person_id"))
-    people_frame = pl.DataFrame(people, schema={k: pl.String for k in people})
-    points_frame = pl.DataFrame(point_rows, schema={k: pl.String for k in point_rows})
+    people_frame = pl.DataFrame(
+        {"debtor_id": table.person_debtor, "person_id": table.person_id, "role": table.person_role},
+        schema={"debtor_id": pl.String, "person_id": pl.String, "role": pl.String},
+    )
+    points_frame = pl.DataFrame(
+        {"debtor_id": table.point_debtor, "person_id": table.point_person,
+         "contact_point": table.point_id, "kind": table.point_kind, "place": table.point_place},
+        schema={k: pl.String for k in ("debtor_id", "person_id", "contact_point", "kind", "place")},
+    )  # fmt: skip
     _check_references(
         rows,
         people_frame.select("debtor_id", "person_id"),
         points_frame.select("debtor_id", "person_id", "contact_point", "kind"),
-        pl.DataFrame(debt_rows, schema={"debtor_id": pl.String, "debt": pl.String}),
+        debts_frame,
     )
     # The debtor's own workplace points: a proposal or event naming one is "at work" (MA, WA).
     work_points = points_frame.filter(
@@ -347,6 +355,10 @@ def check_batch(
     spouses = people_frame.filter(pl.col("role") == "spouse").select(
         "debtor_id", pl.col("person_id").alias("_person"), pl.lit(True).alias("is_spouse")
     )
+    # The same two keyed by the debtor's position: the history is joined on integers.
+    keys = debtors.select("debtor_id", "case_index")
+    work_keyed = work_points.join(keys, on="debtor_id").drop("debtor_id")
+    spouses_keyed = spouses.join(keys, on="debtor_id").drop("debtor_id")
 
     # Which rows are plain, and by which rule set each is judged.
     consenting = (
@@ -397,30 +409,39 @@ def check_batch(
 
     results: list[pl.DataFrame] = []
     if groups:
-        plain_debtors = rows.filter(pl.col("group") >= 0).select("debtor_id").unique()
+        plain_debtors = rows.filter(pl.col("group") >= 0).select("case_index").unique()
         case_events = (
-            frame.join(plain_debtors, on="debtor_id", how="semi")
-            .join(work_points, on=["debtor_id", "contact_point"], how="left")
-            .join(spouses, on=["debtor_id", "_person"], how="left")
+            frame.lazy()
+            .select(*_EVENT_COLUMNS)
+            .join(plain_debtors.lazy(), on="case_index", how="semi")
+            .join(work_keyed.lazy(), on=["case_index", "contact_point"], how="left")
+            .join(spouses_keyed.lazy(), on=["case_index", "_person"], how="left")
             .with_columns(
                 (pl.col("_person") == pl.col("debtor_id")).alias("is_own"),
                 pl.col("is_spouse").fill_null(False),
                 pl.col("at_work").fill_null(False),
             )
+            .drop("_person")
+            .collect()
         )
-        # Local days in the primary zone: one conversion per zone, over that zone's events.
+        # Local days in the primary zone: one conversion per zone, over that zone's instants only
+        # (the other columns are not copied), put back in row order.
+        instants = case_events.select("primary", "at").with_row_index("_i")
         parts = [
-            part.with_columns(pl.col("at").dt.convert_time_zone(str(name)).dt.date().alias("local_day"))
-            for (name,), part in case_events.partition_by("primary", as_dict=True).items()
+            part.select("_i", pl.col("at").dt.convert_time_zone(str(name)).dt.date().alias("local_day"))
+            for (name,), part in instants.partition_by("primary", as_dict=True).items()
         ]
-        columns = ("debtor_id", "at", "channel", "direction", "outcome", "contact_point", "debts",
-                   "local_day", "is_own", "is_spouse", "at_work")  # fmt: skip
+        if parts:
+            case_events = case_events.with_columns(pl.concat(parts).sort("_i")["local_day"])
+        # Debtors are keyed by their position among the cases: joins on integers, not strings.
+        columns = (pl.col("case_index").alias("debtor_id"), "at", "channel", "direction", "outcome",
+                   "contact_point", "debts", "local_day", "is_own", "is_spouse", "at_work")  # fmt: skip
         case_slim = (
-            pl.concat(parts).select(columns)
+            case_events.select(columns)
             if parts
             else pl.DataFrame(
                 schema={
-                    "debtor_id": pl.String,
+                    "debtor_id": pl.Int64,
                     "at": _UTC_DT,
                     "channel": pl.String,
                     "direction": pl.String,
@@ -434,13 +455,26 @@ def check_batch(
                 }
             )
         )
+        # Each group's events in one pass (a debtor judged in two groups has its events in both).
+        debtor_groups = rows.filter(pl.col("group") >= 0).select("case_index", "group").unique()
+        if debtor_groups["case_index"].is_unique().all():
+            # The usual day: each debtor in one group; a lookup by position instead of a join.
+            lookup = pl.Series("group", [None] * len(cases), dtype=pl.Int32).scatter(
+                debtor_groups["case_index"], debtor_groups["group"]
+            )
+            grouped = case_slim.with_columns(lookup.gather(case_slim["debtor_id"]).alias("group"))
+        else:
+            grouped = case_slim.join(debtor_groups.rename({"case_index": "debtor_id"}), on="debtor_id")
+        events_of = grouped.partition_by("group", as_dict=True, include_key=False)
         for index, specs in enumerate(groups.values()):
-            subset = rows.filter(pl.col("group") == index)
+            subset = rows.filter(pl.col("group") == index).with_columns(
+                pl.col("case_index").alias("debtor_id")
+            )
             results.append(
                 judge_plain(
                     now=now,
                     rows=subset,
-                    case_events=case_slim,
+                    case_events=events_of.get((index,), case_slim.clear()),
                     specs=specs,
                     zone_sets=zone_sets,
                     quiet_sets=quiet_sets,
@@ -462,7 +496,8 @@ def check_batch(
     )
     done = plain.filter(~pl.col("_engine")).drop("_engine")
     engine_rows = rows.join(done.select("_row"), on="_row", how="anti")
-    decided = _judge_with_engine(now, who, packs, packset, by_id, frame, engine_rows)
+    decided = _judge_with_engine(now, who, packs, packset, _engine_cases(cases, models, debtors, engine_rows),
+                                 frame, engine_rows)  # fmt: skip
     merged = pl.concat([done, decided]).sort("_row")
     packs_of = rows.select("_row", pl.col("pkey").replace_strict(
         {k: list(v) for k, v in pack_order.items()}, return_dtype=pl.List(pl.String)).alias("packs")
@@ -476,6 +511,22 @@ def check_batch(
     )
 
 
+def _engine_cases(
+    cases: Sequence[Mapping[str, Any]], models: Mapping[int, _Case], debtors: pl.DataFrame, rows: pl.DataFrame
+) -> dict[str, _Case]:
+    """The models of the debtors whose rows go to the engine (validated now when read directly)."""
+    wanted = debtors.join(rows.select("debtor_id").unique(), on="debtor_id", how="semi")[
+        "case_index"
+    ].to_list()
+    missing = [i for i in wanted if i not in models]
+    built = (
+        dict(zip(missing, _validate_cases([cases[i] for i in missing], missing)[0], strict=True))
+        if missing
+        else {}
+    )
+    return {(case := models.get(i) or built[i]).debtor.id: case for i in wanted}
+
+
 def _judge_with_engine(
     now: dt.datetime,
     who: Actor,
@@ -487,7 +538,10 @@ def _judge_with_engine(
 ) -> pl.DataFrame:
     """Judge rows one by one with the engine (identical proposals of one debtor judged once)."""
     events: dict[str, list[HistoryEvent]] = {}
-    wanted = frame.join(rows.select("debtor_id").unique(), on="debtor_id", how="semi")
+    # In time order (stable: events at one instant keep their order, as the single check reads them).
+    wanted = frame.join(rows.select("debtor_id").unique(), on="debtor_id", how="semi").sort(
+        "at", maintain_order=True
+    )
     for row in wanted.iter_rows(named=True):
         events.setdefault(row["debtor_id"], []).append(
             HistoryEvent.model_construct(

@@ -1,17 +1,23 @@
 """Cycle steps over the case book: open cases for newly overdue accounts, resolve paid and settled
-ones, judge promises and plans that fell due, apply the escalation rules. Book-wide (one partition)."""
+ones, judge promises and plans that fell due, apply the escalation rules. Book-wide (one partition).
+
+Everything but settlements (rare, one offer at a time) is set-based (:mod:`arrears.cases.daily`):
+whole-column reads through joins, the transition table evaluated in bulk, only changed rows written.
+Positions come from the day's ``daily_positions`` snapshot, written by the positions step before.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection
+import polars as pl
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
-from arrears.cases.closure import check_follow_ups, complete_settlements, detect_payoffs
-from arrears.cases.legal import evaluate_escalations
-from arrears.cases.negotiation import judge_promises_due, monitor_plans_due
-from arrears.cases.service import open_cases_for_overdue
+from arrears.cases import daily
+from arrears.cases.closure import complete_settlements
+from arrears.cases.service import open_cases_for_overdue, positions_frame
+from arrears.cases.tables import CaseAccount, Concession
 from arrears.cycle.ledger_steps import CycleContext
 
 __all__ = ["step_cases", "step_promises"]
@@ -20,31 +26,44 @@ __all__ = ["step_cases", "step_promises"]
 def step_cases(conn: Connection, ctx: CycleContext) -> dict[str, Any]:
     """Cases for accounts that became overdue; payoffs, completed settlements and follow-ups."""
     opened = open_cases_for_overdue(conn, as_of=ctx.as_of, actor=ctx.actor, at=ctx.now)
+    positions = daily.book_positions(conn, ctx.as_of)
+    paid = daily.detect_payoffs(conn, as_of=ctx.as_of, actor=ctx.actor, at=ctx.now, positions=positions)
     with Session(bind=conn, autoflush=False) as session:
-        paid = detect_payoffs(session, as_of=ctx.as_of, actor=ctx.actor, at=ctx.now)
         settled = complete_settlements(session, as_of=ctx.as_of, actor=ctx.actor, at=ctx.now)
-        follow = check_follow_ups(session, as_of=ctx.as_of, actor=ctx.actor, at=ctx.now)
         session.flush()
-    return {"opened": opened, "paid_off": len(paid), "settled": _count(settled), "follow_ups": len(follow)}
+    if settled:
+        positions = _refresh(conn, positions, list(settled), ctx)
+    follow = daily.check_follow_ups(conn, as_of=ctx.as_of, actor=ctx.actor, at=ctx.now, positions=positions)
+    return {"opened": opened, "paid_off": len(paid), "settled": len(settled), "follow_ups": len(follow)}
+
+
+def _refresh(
+    conn: Connection, positions: pl.DataFrame, concessions: list[int], ctx: CycleContext
+) -> pl.DataFrame:
+    """The snapshot with the accounts of settled cases recomputed: their remainder was just waived."""
+    accounts = list(
+        conn.execute(
+            select(CaseAccount.account_id)
+            .join(Concession, Concession.case_id == CaseAccount.case_id)
+            .where(Concession.id.in_(concessions))  # the offers settled today: a handful
+        ).scalars()
+    )
+    fresh = positions_frame(conn, accounts, ctx.as_of).select(
+        "account_id", pl.col("total_minor").cast(pl.Int64), pl.col("dpd").cast(pl.Int64)
+    )
+    return pl.concat([positions.join(fresh, on="account_id", how="anti"), fresh])
 
 
 def step_promises(conn: Connection, ctx: CycleContext) -> dict[str, Any]:
     """Promises and plans that fell due are judged from the ledger; escalation rules applied."""
-    with Session(bind=conn, autoflush=False) as session:
-        promises = judge_promises_due(session, as_of=ctx.as_of, actor=ctx.actor, at=ctx.now)
-        plans = monitor_plans_due(session, as_of=ctx.as_of, actor=ctx.actor, at=ctx.now)
-        escalated = evaluate_escalations(session, as_of=ctx.as_of, actor=ctx.actor, at=ctx.now)
-        session.flush()
+    promises = daily.judge_promises_due(conn, as_of=ctx.as_of, actor=ctx.actor, at=ctx.now)
+    plans = daily.monitor_plans_due(conn, as_of=ctx.as_of, actor=ctx.actor, at=ctx.now)
+    escalated = daily.evaluate_escalations(
+        conn, as_of=ctx.as_of, actor=ctx.actor, at=ctx.now, positions=daily.book_positions(conn, ctx.as_of)
+    )
     by_status: dict[str, int] = {}
     for status in promises.values():
         by_status[f"promise_{status}"] = by_status.get(f"promise_{status}", 0) + 1
     for status in plans.values():
         by_status[f"plan_{status}"] = by_status.get(f"plan_{status}", 0) + 1
     return {**by_status, "escalated": len(escalated)}
-
-
-def _count(value: Any) -> int:
-    try:
-        return len(value)
-    except TypeError:
-        return int(value or 0)

@@ -329,3 +329,23 @@ def test_a_plain_batch_of_100_rows_never_calls_the_engine(monkeypatch):
         single = _single(now, "third_party_collector", case, by_debtor.get(plan["debtor_id"], []), plan)
         assert (row["outcome"], row["next_allowed_at"], row["rules"]) == (
             single.outcome.value, single.next_allowed_at, list(single.rule_ids)), plan  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", [21, 22])
+def test_cases_read_directly_decide_as_cases_validated_by_the_models(seed, monkeypatch):
+    """Spouses, disputes, flags, zones and addresses: reading the cases directly or through the
+    models gives the same table, row for row."""
+    from arrears.domain.compliance.cases import CaseColumns, read_cases
+
+    now, actor, cases, history, plans = _scenario(seed, debtors=80)
+    for case in cases[::3]:
+        region = "CN" if case["debtor"]["jurisdiction"] == "CN" else "US"
+        for point in case["debtor"]["contact_points"]:
+            if point["kind"] == "phone":
+                point["zones"] = list(zones_for_phone(point["value"], region))
+    assert 0 < len(read_cases(cases).fallback) < len(cases) / 2
+    hist, props = _frames(history, plans)
+    fast = check_batch(now=now, actor=actor, cases=cases, history=hist, proposed=props)
+    monkeypatch.setattr(batch_module, "read_cases", lambda c: CaseColumns(fallback=list(range(len(c)))))
+    full = check_batch(now=now, actor=actor, cases=cases, history=hist, proposed=props)
+    assert fast.equals(full)

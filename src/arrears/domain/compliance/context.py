@@ -13,7 +13,7 @@ from arrears.domain.compliance.enums import Actor, CallOutcome, Channel, Contact
 from arrears.domain.compliance.models import ContactPoint, Debt, Debtor, Flags, HistoryEvent, Person, Request
 from arrears.domain.compliance.zones import local_date, zone, zones_for_address, zones_for_phone
 
-__all__ = ["ALL_DEBTS", "Context", "build_context", "debtor_zones"]
+__all__ = ["ALL_DEBTS", "Context", "build_context", "debtor_zones", "phone_region_of", "zones_from_parts"]
 
 # Bucket used when a request names no debt at all: the contact is about the account as a whole.
 ALL_DEBTS = "*"
@@ -176,25 +176,59 @@ def debtor_zones(
     ``phone_zones`` maps contact point ids to zones already resolved for their numbers (what
     ``zones_for_phone(value, region)`` answers); the others are resolved here.
     """
-    country, region = _region_of(debtor.jurisdiction)
     address = debtor.address
-    if address is not None and address.country:
-        addr_zones = zones_for_address(address.country, address.region, address.postal_code)
-        phone_region = address.country.upper()
+    country = address.country if address is not None else None
+    region = address.region if address is not None else None
+    postal_code = address.postal_code if address is not None else None
+    phone_region = phone_region_of(debtor.jurisdiction, country)
+    found: list[tuple[str, ...]] = []
+    for point in debtor.contact_points:
+        if point.kind is ContactKind.PHONE:
+            given = None if phone_zones is None else phone_zones.get(point.id)
+            found.append(zones_for_phone(point.value, phone_region) if given is None else given)
+    zones, primary = zones_from_parts(
+        debtor.jurisdiction, debtor.timezone, country, region, postal_code, tuple(found)
+    )
+    return zones, primary, phone_region
+
+
+@lru_cache(maxsize=1024)
+def phone_region_of(jurisdiction: str, address_country: str | None) -> str:
+    """The region phone numbers without a country code are read in: the address's, else the jurisdiction's."""
+    region = address_country.upper() if address_country else _region_of(jurisdiction)[0]
+    return "GB" if region == "UK" else region
+
+
+@lru_cache(maxsize=1 << 14)
+def zones_from_parts(
+    jurisdiction: str,
+    timezone: str | None,
+    address_country: str | None,
+    address_region: str | None,
+    postal_code: str | None,
+    phone_zones: tuple[tuple[str, ...], ...],
+) -> tuple[tuple[str, ...], str]:
+    """The plausible zones and the primary zone from the facts on file.
+
+    ``phone_zones`` holds the zones of each phone number in contact-point order. The zone on
+    file comes first, then the address's, then the numbers'; the primary zone is the one on
+    file, else the address's first, else the first plausible one (``UTC`` when nothing is known).
+    """
+    country, region = _region_of(jurisdiction)
+    if address_country:
+        addr_zones = zones_for_address(address_country, address_region, postal_code)
     else:
         addr_zones = zones_for_address(country, region, None)
-        phone_region = country
-    phone_region = "GB" if phone_region == "UK" else phone_region
     found: list[str] = []
-    if debtor.timezone:
-        found.append(debtor.timezone)
-    for name in (*addr_zones, *_phone_zones(debtor.contact_points, phone_region, phone_zones)):
+    if timezone:
+        found.append(timezone)
+    for name in (*addr_zones, *(z for given in phone_zones for z in given)):
         if name not in found:
             found.append(name)
     if not found:
         found.append("UTC")
-    primary = debtor.timezone or (addr_zones[0] if addr_zones else found[0])
-    return tuple(found), primary, phone_region
+    primary = timezone or (addr_zones[0] if addr_zones else found[0])
+    return tuple(found), primary
 
 
 def build_context(request: Request) -> Context:

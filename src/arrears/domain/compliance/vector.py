@@ -170,14 +170,36 @@ def _cap_hits(counted: pl.DataFrame, keys: Sequence[str], cap: int, days: int) -
     free day, and ``until`` is its start in the primary zone. ``counted`` needs ``keys``,
     ``primary``, ``today`` and ``local_day``.
     """
+    # One sort of the whole frame, not one per group: a group keeps the frame's row order.
     hit = (
         counted.filter(pl.col("local_day") > pl.col("today") - pl.duration(days=days))
+        .sort("local_day", descending=True)
         .group_by(*keys, "primary")
-        .agg(pl.col("local_day").sort(descending=True).get(cap - 1, null_on_oob=True).alias("nth"))
+        .agg(pl.col("local_day").get(cap - 1, null_on_oob=True).alias("nth"))
         .filter(pl.col("nth").is_not_null())
         .with_columns((pl.col("nth") + pl.duration(days=days)).alias("free_day"))
     )
     return _starts_of_days(hit)
+
+
+def _covering(pairs: pl.DataFrame, case_events: pl.DataFrame) -> pl.DataFrame:
+    """Each (debtor, debt) pair with every event that concerns the debt, once per event.
+
+    An event naming no debt concerns every debt, and every event concerns the account as a whole
+    (``*``), as the engine's ``covers``. Three equi-joins instead of one join filtered on the
+    list of debts: no list column is copied per pair.
+    """
+    events = case_events.with_row_index("_event")
+    named = events.filter(pl.col("debts").list.len() > 0)
+    whole = pairs.filter(pl.col("debt") == "*")
+    debts = pairs.filter(pl.col("debt") != "*")
+    by_debt = named.with_columns(pl.col("debts").list.unique().alias("debt")).explode("debt").drop("debts")
+    parts = [
+        debts.join(by_debt, on=["debtor_id", "debt"], how="inner"),
+        debts.join(events.filter(pl.col("debts").list.len() == 0).drop("debts"), on="debtor_id", how="inner"),
+        whole.join(events.drop("debts"), on="debtor_id", how="inner"),
+    ]
+    return pl.concat(parts, how="diagonal").drop("_event")
 
 
 def judge_plain(
@@ -212,11 +234,7 @@ def judge_plain(
     ).explode("debt")
     debtor_info = base.select("debtor_id", "primary", "today").unique("debtor_id")
     pairs = exploded.select("debtor_id", "debt").unique().join(debtor_info, on="debtor_id")
-    covering = pairs.join(case_events, on="debtor_id", how="inner").filter(
-        (pl.col("debts").list.len() == 0)
-        | (pl.col("debt") == "*")
-        | pl.col("debts").list.contains(pl.col("debt"))
-    )
+    covering = _covering(pairs, case_events)
     own_covering = covering.filter("is_own")
     events = case_events.filter("is_own")
     debtor_days = base.select("debtor_id", "today").unique("debtor_id")
