@@ -12,10 +12,8 @@ from typer.testing import CliRunner
 
 from arrears.allocation.tables import WorkItem
 from arrears.cli.queue import app
-from arrears.portfolio.products import ensure_builtin_products
-from arrears.store import personal
-from arrears.store import tables as core
-from arrears.store.db import UnitOfWork, make_engine, upgrade
+from arrears.store.db import make_engine, upgrade
+from tests.books import open_book
 
 pytestmark = pytest.mark.usefixtures("cli_user")
 
@@ -25,30 +23,7 @@ NOW = dt.datetime(2026, 6, 20, 9, 0, tzinfo=dt.UTC)
 
 def book(engine: Engine, balances: dict[str, int]) -> None:
     """Open CNY accounts with their balance in the ledger."""
-    with UnitOfWork(engine) as uow:
-        s = uow.session
-        ensure_builtin_products(s, now=NOW)
-        for ext, balance in balances.items():
-            debtor = core.Debtor(
-                external_id=f"D-{ext}", jurisdiction="CN", timezone="Asia/Shanghai", language="zh",
-                name=personal.seal(personal.PersonalKind.NAME, f"debtor {ext}"), row_hash="x" * 32,
-                created_at=NOW, updated_at=NOW,
-            )  # fmt: skip
-            s.add(debtor)
-            s.flush()
-            account = core.Account(
-                external_id=ext, debtor_id=debtor.id, product_code="cn-consumer-loan", currency="CNY",
-                principal_minor=balance, annual_rate="0.12", term_months=12, schedule_method="manual",
-                opened_on=dt.date(2025, 1, 1), first_due_on=dt.date(2025, 2, 1),
-                schedule={"due_on": [], "principal": [], "interest": []},
-                charged_through_on=dt.date(2025, 1, 1), status="open", row_hash="y" * 32,
-                created_at=NOW, updated_at=NOW,
-            )  # fmt: skip
-            s.add(account)
-            s.flush()
-            s.add(core.LedgerEntry(account_id=account.id, key="opening", kind="opening",
-                                   effective_on=dt.date(2025, 12, 1), posted_at=NOW, principal_minor=balance))  # fmt: skip
-        uow.commit()
+    open_book(engine, balances, now=NOW)
 
 
 def _ok(args: list[str]) -> dict:
