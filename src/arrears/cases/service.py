@@ -324,13 +324,16 @@ def open_cases_for_overdue(
             link_ids.alias("id"), pl.lit(False).alias("is_excluded"), at_col.alias("added_at")
         ),
     )
-    externals = dict(
-        conn.execute(
-            select(tables.Account.id, tables.Account.external_id).where(
-                tables.Account.id.in_(links["account_id"].to_list())
-            )
-        ).all()
-    )
+    externals: dict[int, str] = {}
+    linked = links["account_id"].to_list()
+    for start in range(0, len(linked), 20_000):  # bounded IN-lists (PostgreSQL takes 65,535 parameters)
+        externals.update(
+            conn.execute(
+                select(tables.Account.id, tables.Account.external_id).where(
+                    tables.Account.id.in_(linked[start : start + 20_000])
+                )
+            ).all()
+        )
     events = [
         {
             "actor": actor,
