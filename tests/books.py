@@ -13,10 +13,16 @@ from arrears.store.db import UnitOfWork
 
 
 def open_book(
-    engine: Engine, balances: dict[str, int], *, now: dt.datetime, payment_on_a1: dt.date | None = None
+    engine: Engine,
+    balances: dict[str, int],
+    *,
+    now: dt.datetime,
+    payment_on_a1: dt.date | None = None,
+    interest_minor: int = 0,
 ) -> dict[str, int]:
-    """One debtor and one open account per entry, its balance as principal in an opening entry dated
-    2025-12-01; with ``payment_on_a1``, a posted payment of 120.00 on account A1. Returns external id → id."""
+    """One debtor and one open account per entry, its balance in an opening entry dated 2025-12-01
+    (``interest_minor`` of it as interest, the rest principal); with ``payment_on_a1``, a posted
+    payment of 120.00 on account A1. Returns external id → id."""
     ids: dict[str, int] = {}
     with UnitOfWork(engine) as uow:
         s = uow.session
@@ -42,7 +48,7 @@ def open_book(
             s.add(
                 core.LedgerEntry(
                     account_id=account.id, key="opening", kind="opening", effective_on=dt.date(2025, 12, 1),
-                    posted_at=now, principal_minor=balance,
+                    posted_at=now, principal_minor=balance - interest_minor, interest_minor=interest_minor,
                 )
             )  # fmt: skip
             if ext == "A1" and payment_on_a1 is not None:

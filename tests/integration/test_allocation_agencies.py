@@ -12,53 +12,17 @@ from sqlalchemy import Engine, func, select
 from arrears.allocation import agencies as ag
 from arrears.allocation.tables import Placement
 from arrears.errors import ConflictError, NotFoundError, ValidationError
-from arrears.portfolio.products import ensure_builtin_products
-from arrears.store import personal
 from arrears.store import tables as core
 from arrears.store.db import UnitOfWork
+from tests.books import open_book
 
 NOW = dt.datetime(2026, 6, 20, 9, 0, tzinfo=dt.UTC)
 PLACED = dt.date(2026, 1, 15)
 
 
 def make_book(engine: Engine, balances: dict[str, int]) -> dict[str, int]:
-    """Open CNY accounts with a principal balance posted on 2025-12-01; returns external id → id."""
-    ids: dict[str, int] = {}
-    with UnitOfWork(engine) as uow:
-        s = uow.session
-        ensure_builtin_products(s, now=NOW)
-        for ext, balance in balances.items():
-            debtor = core.Debtor(
-                external_id=f"D-{ext}", jurisdiction="CN", timezone="Asia/Shanghai", language="zh",
-                name=personal.seal(personal.PersonalKind.NAME, f"debtor {ext}"), row_hash="x" * 32,
-                created_at=NOW, updated_at=NOW,
-            )  # fmt: skip
-            s.add(debtor)
-            s.flush()
-            account = core.Account(
-                external_id=ext, debtor_id=debtor.id, product_code="cn-consumer-loan", currency="CNY",
-                principal_minor=balance, annual_rate="0.12", term_months=12, schedule_method="manual",
-                opened_on=dt.date(2025, 1, 1), first_due_on=dt.date(2025, 2, 1),
-                schedule={"due_on": [], "principal": [], "interest": []},
-                charged_through_on=dt.date(2025, 1, 1), status="open", row_hash="y" * 32,
-                created_at=NOW, updated_at=NOW,
-            )  # fmt: skip
-            s.add(account)
-            s.flush()
-            s.add(
-                core.LedgerEntry(
-                    account_id=account.id,
-                    key="opening",
-                    kind="opening",
-                    effective_on=dt.date(2025, 12, 1),
-                    posted_at=NOW,
-                    principal_minor=balance - 1_000,
-                    interest_minor=1_000,
-                )
-            )
-            ids[ext] = account.id
-        uow.commit()
-    return ids
+    """Open CNY accounts with a balance posted on 2025-12-01 (10.00 of it interest); returns external id → id."""
+    return open_book(engine, balances, now=NOW, interest_minor=1_000)
 
 
 def pay(engine: Engine, ids: dict[str, int], payments: list[tuple[str, int, dt.date]]) -> None:

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import numpy as np
 import polars as pl
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, MetaData, func, inspect, select
+from sqlalchemy import Engine, func, inspect, select
 
 from arrears.errors import ConflictError, NotFoundError, ValidationError
 from arrears.scoring.registry import ModelPurpose, RegistryAction, TrainedModel, train_model
@@ -26,6 +23,7 @@ from arrears.scoring.service import (
 from arrears.scoring.tables import RegisteredModel, RegistryEventRow, ScoringSlot, scoring_tables
 from arrears.store.db import UnitOfWork
 from arrears.store.tables import AuditEvent, metadata
+from tests.schema import schema_diffs
 
 T0 = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC)
 
@@ -60,26 +58,9 @@ def models() -> dict[str, TrainedModel]:
     }
 
 
-def _ours(diff: Any) -> bool:
-    items = diff if isinstance(diff, list) else [diff]
-    for item in items:
-        for part in item:
-            table = getattr(part, "table", None)
-            name = getattr(part, "name", None) if table is None else table.name
-            if name in scoring_tables() or (isinstance(part, str) and part in scoring_tables()):
-                return True
-    return False
-
-
 def test_migration_creates_exactly_the_registry_tables(engine: Engine) -> None:
     assert set(scoring_tables()) <= set(inspect(engine).get_table_names())
-    ours = MetaData(naming_convention=metadata.naming_convention)
-    for table in metadata.sorted_tables:
-        table.to_metadata(ours)
-    with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
-        diffs = [d for d in compare_metadata(context, ours) if _ours(d)]
-    assert diffs == []
+    assert schema_diffs(engine, scoring_tables()) == []
     declared = {t.name for t in metadata.sorted_tables if t.name.startswith("scoring_")}
     assert declared == set(scoring_tables())
 

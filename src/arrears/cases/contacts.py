@@ -30,7 +30,7 @@ from arrears.errors import NotFoundError, ValidationError
 from arrears.store import personal, tables
 from arrears.store.personal import PersonalKind
 
-__all__ = ["history_for_compliance", "log_contact", "verify_identity"]
+__all__ = ["history_for_compliance", "history_outcome", "log_contact", "verify_identity"]
 
 _ENDPOINT_KIND: Final = {
     Channel.CALL: PersonalKind.PHONE,
@@ -197,7 +197,9 @@ _CALL_OUTCOME: Final = {
 _WRITTEN: Final = frozenset({Channel.SMS, Channel.EMAIL, Channel.LETTER, Channel.CHAT})
 
 
-def _history_outcome(channel: Channel, outcome: ContactOutcome) -> str:
+def history_outcome(channel: Channel, outcome: ContactOutcome) -> str:
+    """The compliance engine's ``history.outcome`` for a logged contact (written messages: delivered or
+    bounced; calls: the connection outcome)."""
     if channel in _WRITTEN and outcome in (ContactOutcome.NOT_IN_SERVICE, ContactOutcome.WRONG_NUMBER):
         return "bounced"
     if channel in _WRITTEN and not outcome.is_right_party:
@@ -234,7 +236,7 @@ def history_for_compliance(session: Session, debtor_id: int) -> list[dict[str, A
             "at": _iso(r.at),
             "channel": _CHANNEL[channel],
             "direction": r.direction,
-            "outcome": _history_outcome(channel, ContactOutcome(r.outcome)),
+            "outcome": history_outcome(channel, ContactOutcome(r.outcome)),
             "debts": debts.get(r.case_id, []) if r.case_id is not None else [],
             "ai_voice": r.made_by == MadeBy.AI_VOICE.value,
         }

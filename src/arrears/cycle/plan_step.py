@@ -18,7 +18,7 @@ import polars as pl
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
-from arrears.cases.contacts import _history_outcome
+from arrears.cases.contacts import history_outcome
 from arrears.cases.tables import Case, CaseAccount, CaseHold, ContactRecord, Dispute, Promise
 from arrears.compliance import check_batch, record_decisions
 from arrears.cycle.ledger_steps import CycleContext
@@ -32,12 +32,12 @@ from arrears.store import bulk, personal, tables
 from arrears.store.personal import PersonalKind
 from arrears.strategy.dsl import Strategy
 from arrears.strategy.service import (
-    _open_entries,
-    _recorded_assignments,
     active_strategy,
     features_from_positions,
     plan_day,
     record_day,
+    recorded_assignments,
+    segment_entries_open,
 )
 from arrears.strategy.tables import StrategyVersion
 
@@ -241,8 +241,8 @@ def step_plan(conn: Connection, ctx: CycleContext) -> dict[str, Any]:
             features,
             strategy,
             as_of=ctx.as_of,
-            open_entries=_open_entries(session, strategy.id, scope),
-            recorded=_recorded_assignments(session, scope),
+            open_entries=segment_entries_open(session, strategy.id, scope),
+            recorded=recorded_assignments(session, scope),
         )
         moves = record_day(
             session,
@@ -338,7 +338,7 @@ def _history(
                     "person": None if rec.person_id is None else str(rec.person_id),
                     "contact_point": None if rec.contact_point_id is None else str(rec.contact_point_id),
                     "debts": debts_of.get(rec.case_id or -1, []),
-                    "outcome": _history_outcome(channel, ContactOutcome(rec.outcome)),
+                    "outcome": history_outcome(channel, ContactOutcome(rec.outcome)),
                     "ai_voice": rec.made_by == "ai_voice",
                 }
             )

@@ -33,9 +33,12 @@ __all__ = [
     "account_features",
     "active_strategy",
     "count_versions",
+    "features_from_positions",
     "plan_day",
     "publish_strategy",
     "record_day",
+    "recorded_assignments",
+    "segment_entries_open",
     "simulate_strategy",
     "strategy_history",
 ]
@@ -238,7 +241,10 @@ def _scoped(query: Any, column: Any, scope: tuple[int, int] | None) -> Any:
     return query.where((column % partitions) == partition)
 
 
-def _open_entries(session: Session, strategy_id: str, scope: tuple[int, int] | None = None) -> pl.DataFrame:
+def segment_entries_open(
+    session: Session, strategy_id: str, scope: tuple[int, int] | None = None
+) -> pl.DataFrame:
+    """Open segment entries (account_id, _open_segment, _entered_on), optionally of one partition."""
     e = SegmentEntry
     rows = session.execute(
         _scoped(
@@ -256,7 +262,8 @@ def _open_entries(session: Session, strategy_id: str, scope: tuple[int, int] | N
     )
 
 
-def _recorded_assignments(session: Session, scope: tuple[int, int] | None = None) -> pl.DataFrame:
+def recorded_assignments(session: Session, scope: tuple[int, int] | None = None) -> pl.DataFrame:
+    """Recorded experiment arms (account_id, experiment_id, variant_id), optionally of one partition."""
     x = ExperimentAssignment
     rows = session.execute(
         _scoped(select(x.account_id, x.experiment_id, x.variant_id), x.account_id, scope)
@@ -302,8 +309,8 @@ def simulate_strategy(session: Session, engine: Engine, *, strategy: Strategy, a
         account_features(engine, as_of),
         strategy,
         as_of=as_of,
-        open_entries=_open_entries(session, strategy.id),
-        recorded=_recorded_assignments(session),
+        open_entries=segment_entries_open(session, strategy.id),
+        recorded=recorded_assignments(session),
     )
 
 
@@ -325,7 +332,7 @@ def record_day(
     to one partition of the accounts: entries of other partitions are left alone.
     """
     conn = session.connection()
-    current = _open_entries(session, strategy_id, scope)
+    current = segment_entries_open(session, strategy_id, scope)
     accounts = plan.accounts.select("account_id", "segment", "experiment", "variant", "is_control")
     moved = accounts.join(current, on="account_id", how="left").filter(
         pl.col("_open_segment").is_null() | (pl.col("_open_segment") != pl.col("segment"))
@@ -359,7 +366,7 @@ def record_day(
     )
     entries = entries.with_columns(bulk.allocate_ids(conn, "segment_entries", entries.height).alias("id"))
     bulk.insert_frame(conn, "segment_entries", entries)
-    recorded = _recorded_assignments(session, scope)
+    recorded = recorded_assignments(session, scope)
     fresh = accounts.filter(pl.col("experiment").is_not_null()).join(
         recorded.rename({"experiment_id": "experiment"}), on=["account_id", "experiment"], how="anti"
     )
