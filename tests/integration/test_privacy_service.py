@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 
 from arrears.access.service import add_user
+from arrears.cases.tables import ContactRecord
 from arrears.errors import ConflictError, NotFoundError, PermissionDeniedError
 from arrears.portfolio.accounts_import import import_accounts
 from arrears.portfolio.service import balances_frame
@@ -58,10 +59,25 @@ def book(engine: Engine, ring: KeyRing, tmp_path: Path) -> Engine:
     return engine
 
 
+def add_contact(
+    engine: Engine, debtor: str, *, channel: str, endpoint: str | None, notes: str | None
+) -> None:
+    """A logged outbound contact of ``debtor`` (its endpoint sealed as the contact log seals it)."""
+    kind = PersonalKind.ADDRESS if channel == "letter" else PersonalKind.PHONE
+    with UnitOfWork(engine) as uow:
+        debtor_pk = uow.session.scalar(select(tables.Debtor.id).where(tables.Debtor.external_id == debtor))
+        uow.session.add(ContactRecord(
+            debtor_id=debtor_pk, at=NOW, channel=channel, direction="outbound", recipient="debtor",
+            made_by="human", agent="col", outcome="no_answer", notes=notes,
+            endpoint=None if endpoint is None else personal.seal(kind, endpoint),
+        ))  # fmt: skip
+        uow.commit()
+
+
 def snapshot(engine: Engine) -> dict[str, Any]:
     """Every row of the tables a privacy action could touch."""
     names = ["debtors", "persons", "contact_points", "accounts", "ledger_entries", "audit_events",
-             "erasures", "legal_holds", "consents", "data_agreements", "key_rotation_runs"]  # fmt: skip
+             "erasures", "legal_holds", "consents", "data_agreements", "key_rotation_runs", "case_contacts"]  # fmt: skip
     with engine.connect() as conn:
         return {n: conn.execute(text(f"SELECT * FROM {n} ORDER BY 1")).all() for n in names}
 
@@ -123,6 +139,8 @@ def test_reveal_needs_the_permission_and_is_audited(book: Engine) -> None:
 
 
 def test_erasure_keeps_balances_and_the_audit_log(book: Engine, ring: KeyRing) -> None:
+    add_contact(book, "D2", channel="call", endpoint="13700137000", notes="spoke to 王芳 at work")
+    add_contact(book, "D1", channel="call", endpoint="13800138000", notes="promised Friday")
     with book.connect() as conn:
         balances = balances_frame(conn, as_of=AS_OF)
     before = snapshot(book)
@@ -164,6 +182,18 @@ def test_erasure_keeps_balances_and_the_audit_log(book: Engine, ring: KeyRing) -
         erased = conn.execute(select(Erasure.basis, Erasure.reason)).all()
     assert (d2.name, d2.national_id, d2.national_id_lookup, d2.employer) == ("[erased]", None, None, None)
     assert set(points) == {("[erased]", None)}
+    with book.connect() as conn:
+        kept = conn.execute(
+            select(ContactRecord.debtor_id, ContactRecord.channel, ContactRecord.outcome,
+                   ContactRecord.endpoint, ContactRecord.notes).order_by(ContactRecord.id)
+        ).all()  # fmt: skip
+    # D2's contact stays as a record of the contact, without endpoint or notes; D1's is untouched.
+    first = kept[0]
+    assert (first.debtor_id, first.channel, first.outcome, first.endpoint, first.notes) == (
+        d2.id, "call", "no_answer", None, None,
+    )  # fmt: skip
+    assert personal.unseal(PersonalKind.PHONE, kept[1].endpoint) == "13800138000"
+    assert kept[1].notes == "promised Friday"
     assert erased == [("request", "GDPR-REQ-2")]
     with UnitOfWork(book) as uow:
         assert service.find_debtors(uow.session, actor="sup", phone="13700137000") == []
@@ -233,6 +263,9 @@ def test_export_is_refused_without_agreement_and_consent(book: Engine, ring: Key
 
 
 def test_key_rotation_is_resumable_and_keeps_search_working(book: Engine, ring: KeyRing) -> None:
+    add_contact(book, "D1", channel="call", endpoint="13800138000", notes=None)
+    add_contact(book, "D1", channel="letter", endpoint="北京市朝阳区建国路1号", notes=None)
+    add_contact(book, "D1", channel="visit", endpoint=None, notes=None)
     new_ring = KeyRing.from_json(ring.to_json()).with_new_active_key("k2")
     personal.set_codec(EncryptingCodec(new_ring))
     with UnitOfWork(book) as uow, pytest.raises(PermissionDeniedError, match="manage_keys"):
@@ -247,7 +280,8 @@ def test_key_rotation_is_resumable_and_keeps_search_working(book: Engine, ring: 
             break
     assert results[-1]["done"] and len(results) > 3  # one row per batch: several resumed runs
     # 2 debtors x (name, national_id) + 2 emergency contacts + 2 x (mobile, email, contact's phone)
-    assert results[-1]["total"] == 2 * 2 + 2 + 2 * 3
+    # + 2 logged contacts with an endpoint
+    assert results[-1]["total"] == 2 * 2 + 2 + 2 * 3 + 2
     assert len({r["run"] for r in results}) == 1
     with book.connect() as conn:
         tokens = [
@@ -255,6 +289,11 @@ def test_key_rotation_is_resumable_and_keeps_search_working(book: Engine, ring: 
             *conn.execute(select(tables.ContactPoint.value)).scalars(),
         ]
     assert all(t.startswith("v1.k2.") for t in tokens)
+    with book.connect() as conn:
+        endpoints = conn.execute(select(ContactRecord.endpoint).order_by(ContactRecord.id)).scalars().all()
+    assert endpoints[2] is None and all(e.startswith("v1.k2.") for e in endpoints[:2])
+    assert personal.unseal(PersonalKind.PHONE, endpoints[0]) == "13800138000"
+    assert personal.unseal(PersonalKind.ADDRESS, endpoints[1]) == "北京市朝阳区建国路1号"
     with UnitOfWork(book) as uow:
         assert service.find_debtors(uow.session, actor="sup", phone="13800138000") == ["D1"]
         view = service.view_account(

@@ -30,7 +30,7 @@ from arrears.errors import NotFoundError, ValidationError
 from arrears.store import personal, tables
 from arrears.store.personal import PersonalKind
 
-__all__ = ["history_for_compliance", "history_outcome", "log_contact", "verify_identity"]
+__all__ = ["endpoint_kind", "history_for_compliance", "history_outcome", "log_contact", "verify_identity"]
 
 _ENDPOINT_KIND: Final = {
     Channel.CALL: PersonalKind.PHONE,
@@ -41,6 +41,11 @@ _ENDPOINT_KIND: Final = {
     Channel.LETTER: PersonalKind.ADDRESS,
     Channel.VISIT: PersonalKind.ADDRESS,
 }
+
+
+def endpoint_kind(channel: Channel | str) -> PersonalKind:
+    """The kind of personal data a contact's endpoint holds on ``channel`` (a phone, an email, an address)."""
+    return _ENDPOINT_KIND[Channel(channel)]
 
 
 def log_contact(

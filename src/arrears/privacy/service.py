@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session
 from arrears.access.permissions import Permission
 from arrears.access.service import Principal, require, visible_accounts_filter
 from arrears.audit.log import record_event
+from arrears.cases.contacts import endpoint_kind
+from arrears.cases.tables import ContactRecord
 from arrears.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from arrears.portfolio.service import COMPONENTS, AccountView, account_view
 from arrears.privacy.crypto import KeyRing
@@ -258,11 +260,17 @@ def anonymise_debtor(
         .where(tables.ContactPoint.debtor_id == debtor_pk)
         .values(value=ERASED, lookup=None)
     )
+    # The contact history stays (it proves what contact was made, when and how often) without the
+    # number or address used and without the collector's free-text notes.
+    contacts = session.execute(
+        update(ContactRecord).where(ContactRecord.debtor_id == debtor_pk).values(endpoint=None, notes=None)
+    )
     session.add(Erasure(debtor_id=debtor_pk, basis=basis, reason=reason, erased_at=now, actor=actor))
     record_event(
         session, actor=actor, action="privacy.debtor_erased", subject_type="debtor",
         subject_id=debtor.external_id, at=now,
-        details={"basis": basis, "reason": reason, "persons": persons.rowcount, "contact_points": points.rowcount},  # type: ignore[attr-defined]
+        details={"basis": basis, "reason": reason, "persons": persons.rowcount, "contact_points": points.rowcount,  # type: ignore[attr-defined]
+                 "contacts": contacts.rowcount},  # type: ignore[attr-defined]
     )  # fmt: skip
     session.flush()
 
@@ -406,7 +414,15 @@ _SEALED: Final[tuple[tuple[Any, list[tuple[str, PersonalKind | None, str | None]
                      ("employer", PersonalKind.EMPLOYER, None), ("monthly_income", PersonalKind.INCOME, None)]),
     (tables.Person, [("name", PersonalKind.NAME, None)]),
     (tables.ContactPoint, [("value", None, "lookup")]),
+    (ContactRecord, [("endpoint", None, None)]),
 )  # fmt: skip
+
+
+def _row_kind(row: Any) -> PersonalKind:
+    """The kind of a sealed value whose kind depends on its row (a contact point's, a contact's channel)."""
+    if isinstance(row, ContactRecord):
+        return endpoint_kind(row.channel)
+    return PersonalKind(row.kind)
 
 
 def rotate_keys_batch(
@@ -450,7 +466,7 @@ def rotate_keys_batch(
                 stored = getattr(row, column)
                 if stored is None or stored == ERASED:
                     continue
-                field_kind = kind or PersonalKind(row.kind)
+                field_kind = kind or _row_kind(row)
                 if personal.is_sealed(stored) and not ring.needs_rotation(stored):
                     continue
                 value = codec.unseal(field_kind, stored)
