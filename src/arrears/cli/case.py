@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
+from rich.table import Table
 from sqlalchemy.orm import Session
 
 from arrears import bootstrap
-from arrears.cases import closure, confirmation, contacts, legal, negotiation, service
+from arrears.cases import closure, confirmation, contacts, legal, listing, negotiation, service
 from arrears.cli.common import console, handle_errors, print_json
 from arrears.domain.money import from_minor, parse_decimal, to_minor
 from arrears.errors import ValidationError
@@ -100,6 +102,48 @@ def show(case_id: int, as_of: str | None = AS_OF, as_json: bool = JSON) -> None:
             highlight=False,
         )
     console.print(f"  holds: {', '.join(h['kind'] for h in view['holds']) or 'none'}", highlight=False)
+
+
+@app.command("list")
+@handle_errors
+def list_(
+    stage: Annotated[
+        list[str] | None,
+        typer.Option("--stage", help="Only this stage (repeatable; default: every open stage)."),
+    ] = None,
+    owner: Annotated[str | None, typer.Option("--owner", help="Only cases owned by this code.")] = None,
+    held: Annotated[
+        bool | None, typer.Option("--held/--not-held", help="Only cases with (without) an active hold.")
+    ] = None,
+    min_dpd: Annotated[
+        int | None, typer.Option("--min-dpd", help="Only cases at least this far past due.")
+    ] = None,
+    order: Annotated[str, typer.Option("--order", help="balance | dpd | opened | id.")] = "balance",
+    limit: Annotated[int, typer.Option("--limit", help="At most this many rows (1-10000).")] = 50,
+    as_of: str | None = AS_OF,
+    as_json: bool = JSON,
+) -> None:
+    """The cases you may see, largest balance first: stage, owner, balance, DPD, holds."""
+    day = _date(as_of, "--as-of")
+    rows = _run(
+        lambda s, now, actor: listing.list_cases(
+            s, actor=actor, as_of=day, stages=stage, owner=owner, held=held, min_dpd=min_dpd,
+            order=order, limit=limit,
+        )
+    )  # fmt: skip
+    if as_json:
+        print_json([r.as_dict() for r in rows])
+        return
+    table = Table(title=f"{len(rows)} case(s) on {day}")
+    for column in ("case", "stage", "debtor", "owner", "accounts", "balance", "overdue", "DPD", "holds"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(
+            str(r.case_id), r.stage, escape(r.debtor_id), escape(r.owner or "-"), str(r.accounts),
+            f"{from_minor(r.total_minor, r.currency)} {r.currency}", f"{from_minor(r.overdue_minor, r.currency)}",
+            str(r.dpd), escape(", ".join(r.holds) or "-"),
+        )  # fmt: skip
+    console.print(table)
 
 
 @app.command()

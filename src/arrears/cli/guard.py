@@ -40,7 +40,7 @@ COMMANDS: Final[dict[str, Rule]] = {
     "strategy simulate": P.VIEW_ALL_ACCOUNTS,
     "strategy publish": P.MANAGE_STRATEGY,
     "strategy history": P.VIEW_ALL_ACCOUNTS,
-    **{f"case {name}": P.VIEW_ACCOUNTS for name in ("show", "timeline")},
+    **{f"case {name}": P.VIEW_ACCOUNTS for name in ("show", "list", "timeline")},
     **{
         f"case {name}": P.WORK_CASES
         for name in (
