@@ -19,10 +19,12 @@ def open_book(
     now: dt.datetime,
     payment_on_a1: dt.date | None = None,
     interest_minor: int = 0,
+    due_on: dict[str, dt.date] | None = None,
 ) -> dict[str, int]:
     """One debtor and one open account per entry, its balance in an opening entry dated 2025-12-01
     (``interest_minor`` of it as interest, the rest principal); with ``payment_on_a1``, a posted
-    payment of 120.00 on account A1. Returns external id → id."""
+    payment of 120.00 on account A1; with ``due_on``, the named accounts' principal falls due whole
+    on that date (otherwise nothing is scheduled). Returns external id → id."""
     ids: dict[str, int] = {}
     with UnitOfWork(engine) as uow:
         s = uow.session
@@ -39,7 +41,11 @@ def open_book(
                 external_id=ext, debtor_id=debtor.id, product_code="cn-consumer-loan", currency="CNY",
                 principal_minor=balance, annual_rate="0.12", term_months=12, schedule_method="manual",
                 opened_on=dt.date(2025, 1, 1), first_due_on=dt.date(2025, 2, 1),
-                schedule={"due_on": [], "principal": [], "interest": []},
+                schedule=(
+                    {"due_on": [due_on[ext].isoformat()], "principal": [balance - interest_minor], "interest": [0]}
+                    if due_on and ext in due_on
+                    else {"due_on": [], "principal": [], "interest": []}
+                ),
                 charged_through_on=dt.date(2025, 1, 1), status="open", row_hash="y" * 32,
                 created_at=now, updated_at=now,
             )  # fmt: skip

@@ -14,10 +14,8 @@ from arrears.access.service import add_user, assign_account
 from arrears.cases.listing import list_cases
 from arrears.cases.service import open_case, place_hold
 from arrears.errors import PermissionDeniedError, ValidationError
-from arrears.portfolio.products import ensure_builtin_products
-from arrears.store import personal
-from arrears.store import tables as core
 from arrears.store.db import UnitOfWork
+from tests.books import open_book
 
 NOW = dt.datetime(2026, 3, 1, 4, 0, tzinfo=dt.UTC)
 AS_OF = dt.date(2026, 3, 1)
@@ -33,28 +31,11 @@ BOOK = {
 @pytest.fixture
 def book(engine: Engine) -> Engine:
     """Three debtors with one overdue account and one case each; users sup, col (assigned A2), aud."""
+    open_book(engine, {ext: balance for ext, (balance, _) in BOOK.items()}, now=NOW,
+              due_on={ext: due for ext, (_, due) in BOOK.items()})  # fmt: skip
     with UnitOfWork(engine) as uow:
         s = uow.session
-        ensure_builtin_products(s, now=NOW)
-        for ext, (balance, due) in BOOK.items():
-            debtor = core.Debtor(
-                external_id=f"D-{ext}", jurisdiction="CN", timezone="Asia/Shanghai", language="zh",
-                name=personal.seal(personal.PersonalKind.NAME, f"debtor {ext}"), row_hash="x" * 32,
-                created_at=NOW, updated_at=NOW,
-            )  # fmt: skip
-            s.add(debtor)
-            s.flush()
-            account = core.Account(
-                external_id=ext, debtor_id=debtor.id, product_code="cn-consumer-loan", currency="CNY",
-                principal_minor=balance, annual_rate="0", term_months=1, schedule_method="bullet",
-                opened_on=dt.date(2025, 6, 1), first_due_on=due,
-                schedule={"due_on": [due.isoformat()], "principal": [balance], "interest": [0]},
-                charged_through_on=AS_OF, status="open", row_hash="y" * 32, created_at=NOW, updated_at=NOW,
-            )  # fmt: skip
-            s.add(account)
-            s.flush()
-            s.add(core.LedgerEntry(account_id=account.id, key="opening", kind="opening", effective_on=due,
-                                   posted_at=NOW, principal_minor=balance))  # fmt: skip
+        for ext in BOOK:
             open_case(s, debtor_external_id=f"D-{ext}", owner="team-a" if ext != "A3" else "team-b",
                       actor="loader", at=NOW)  # fmt: skip
         add_user(s, actor="installer", username="admin", roles=["administrator"], now=NOW)
