@@ -326,3 +326,90 @@ def test_portfolio_summary_counts_by_bucket(engine: Engine, tmp_path: Path) -> N
         ("M2", 2, balance * 2, (INST[3].payment + INST[4].payment) * 2),
     ]
     assert to_minor(summary[1].balance, "CNY") == 2 * to_minor(balance, "CNY")
+
+
+def test_batches_written_while_the_next_is_prepared_give_one_consistent_book(
+    engine: Engine, tmp_path: Path
+) -> None:
+    rows = [
+        good_row("A1", "D1"),
+        good_row("A2", "D2", mobile_phone="13800000002"),
+        good_row("A3", "D1"),  # a debtor from an earlier batch
+        good_row("A4", "D3", mobile_phone="13800000003"),
+        good_row("A1", "D9"),  # an account from an earlier batch
+        good_row("A5", "D2"),
+        good_row("A6", "D4", principal="abc"),
+    ]
+    path = write_csv(tmp_path / "accounts.csv", rows)
+    report = import_accounts(engine=engine, path=path, actor="tester", now=NOW, batch_rows=2)
+    assert report.counts() == {"kind": "accounts", "rows_read": 7, "inserted": 5, "updated": 0,
+                               "unchanged": 0, "rejected": 2}  # fmt: skip
+    assert read_rejects(tmp_path / "accounts.csv.rejects.csv")[1:] == [
+        ["accounts.csv", "5", "account_id", "appears more than once; the first row was taken"],
+        ["accounts.csv", "7", "principal", "'abc' is not an amount (digits with an optional decimal point)"],
+    ]
+    a, d = tables.Account, tables.Debtor
+    with engine.connect() as conn:
+        owners = conn.execute(
+            select(a.external_id, d.external_id).join(d, a.debtor_id == d.id).order_by(a.id)
+        ).all()
+        counts = table_counts(engine)
+    assert [tuple(r) for r in owners] == [
+        ("A1", "D1"),
+        ("A2", "D2"),
+        ("A3", "D1"),
+        ("A4", "D3"),
+        ("A5", "D2"),
+    ]
+    assert {k: counts[k] for k in ("debtors", "accounts", "ledger_entries", "persons", "contact_points")} == {
+        "debtors": 3, "accounts": 5, "ledger_entries": 5, "persons": 3, "contact_points": 9,
+    }  # fmt: skip
+    if engine.dialect.name == "sqlite":
+        # Indexes set aside during the load of the empty tables are all back.
+        with engine.connect() as conn:
+            names = {
+                r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'index'")
+            }
+        assert {"ix_contact_points_lookup", "ix_contact_points_debtor_id", "ix_debtors_national_id_lookup",
+                "ix_persons_debtor_id", "ix_accounts_debtor_id", "ix_ledger_entries_account_effective"} <= names  # fmt: skip
+    again = import_accounts(engine=engine, path=path, actor="tester", now=NOW, batch_rows=3)
+    assert (again.rows_inserted, again.rows_unchanged, again.rows_rejected) == (0, 5, 2)
+
+
+def test_a_failure_in_a_later_batch_leaves_nothing_behind(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_csv(tmp_path / "accounts.csv", [good_row(f"A{n}", f"D{n}") for n in range(5)])
+    before = table_counts(engine)
+    indexes: list[str] = []
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            indexes = sorted(
+                r[0]
+                for r in conn.exec_driver_sql(
+                    "SELECT name || ':' || coalesce(sql, '') FROM sqlite_master WHERE type = 'index'"
+                )
+            )
+    real = accounts_import._opening_entries
+    calls: list[int] = []
+
+    def fails_second_time(*args: object, **kwargs: object) -> pl.DataFrame:
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("disk full")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(accounts_import, "_opening_entries", fails_second_time)
+    with pytest.raises(RuntimeError, match="disk full"):
+        import_accounts(engine=engine, path=path, actor="tester", now=NOW, batch_rows=2)
+    assert len(calls) == 2
+    assert table_counts(engine) == before
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            after = sorted(
+                r[0]
+                for r in conn.exec_driver_sql(
+                    "SELECT name || ':' || coalesce(sql, '') FROM sqlite_master WHERE type = 'index'"
+                )
+            )
+        assert after == indexes

@@ -21,7 +21,7 @@ from typing import Any
 import polars as pl
 import pydantic
 
-from arrears.domain.compliance.cases import CaseColumns, read_cases
+from arrears.domain.compliance.cases import CaseColumns, CaseTable, read_case_table, read_cases
 from arrears.domain.compliance.engine import evaluate
 from arrears.domain.compliance.enums import Actor, CallOutcome, Channel, Direction
 from arrears.domain.compliance.models import (
@@ -166,7 +166,7 @@ def _read_and_validate(cases: Sequence[Mapping[str, Any]]) -> tuple[CaseColumns,
 
     Returns the columns and the models built for the cases that needed them, by position.
     """
-    columns = read_cases(cases)
+    columns = read_case_table(cases) if isinstance(cases, CaseTable) else read_cases(cases)
     models: dict[int, _Case] = {}
     if columns.fallback:
         validated, known_zones = _validate_cases([cases[i] for i in columns.fallback], columns.fallback)
@@ -250,9 +250,11 @@ def check_batch(
     """Judge every row of ``proposed``; returns it with the decision columns added.
 
     ``cases`` holds one mapping per debtor: ``{"debtor": {...}, "persons": [...], "debts": [...]}``
-    (other keys are ignored). A debtor's phone contact point may carry ``zones``: the zones
-    ``zones_for_phone(value, region)`` gives for it, resolved once when the number was stored,
-    so the batch need not parse the number again. ``history`` has one row per event (columns of
+    (other keys are ignored), or a :class:`arrears.domain.compliance.cases.CaseTable` holding the
+    same as columns (read over whole columns, the numbers' zones resolved per country code). A
+    debtor's phone contact point may carry ``zones``: the zones ``zones_for_phone(value, region)``
+    gives for it, resolved once when the number was stored, so the batch need not parse the
+    number again. ``history`` has one row per event (columns of
     :data:`HISTORY_COLUMNS`, ``debts`` a list of ids; optional ``ai_voice`` and
     ``consent_given_for``); events later than ``now`` are ignored. ``proposed`` needs
     ``debtor_id`` and ``channel`` and may carry ``person``, ``contact_point``, ``debts``,

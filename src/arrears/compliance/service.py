@@ -203,6 +203,24 @@ DECISION_FRAME_COLUMNS = (
 )
 
 
+def _json_per_distinct(frame: pl.DataFrame, columns: list[str], encode: Any) -> pl.Series:
+    """``encode(*values)`` of every row, computed once per distinct combination of ``columns``.
+
+    A day's decisions repeat a handful of rule lists; encoding each distinct one once keeps the
+    text identical to encoding every row.
+    """
+    # The JSON of the values is only a key here: an exact, injective one.
+    keyed = frame.select(columns).with_columns(pl.struct(columns).struct.json_encode().alias("_key"))
+    distinct = keyed.unique("_key")
+    # As over elements: a missing single value stays missing (a struct of several is never missing).
+    texts = [
+        None if len(values) == 1 and values[0] is None else encode(*values)
+        for values in distinct.select(columns).iter_rows()
+    ]
+    mapping = pl.DataFrame({"_key": distinct["_key"], "_text": pl.Series(texts, dtype=pl.String)})
+    return keyed.select("_key").join(mapping, on="_key", how="left", maintain_order="left")["_text"]
+
+
 def record_decisions(conn: Connection, frame: pl.DataFrame, *, packs: PackSet | None = None) -> int:
     """Store many decisions in one bulk write (the batch form); returns the number of rows.
 
@@ -233,20 +251,18 @@ def record_decisions(conn: Connection, frame: pl.DataFrame, *, packs: PackSet | 
         pl.col("outcome").cast(pl.String),
         pl.col("next_allowed_at").cast(pl.Datetime("us", "UTC")),
         pl.col("fingerprint"),
-        pl.struct(id=pl.col("rules"), outcome=pl.col("rule_outcomes"))
-        .map_elements(
-            lambda s: json.dumps(
-                [{"id": i, "outcome": o} for i, o in zip(s["id"], s["outcome"], strict=True)]
+        _json_per_distinct(
+            frame,
+            ["rules", "rule_outcomes"],
+            lambda ids, outcomes: json.dumps(
+                [{"id": i, "outcome": o} for i, o in zip(ids, outcomes, strict=True)]
             ),
-            return_dtype=pl.String,
-        )
-        .alias("rules"),
-        pl.col("packs")
-        .map_elements(
+        ).alias("rules"),
+        _json_per_distinct(
+            frame,
+            ["packs"],
             lambda ids: json.dumps({p: versions.get(p, "unknown") for p in ids}, ensure_ascii=False),
-            return_dtype=pl.String,
-        )
-        .alias("packs"),
+        ).alias("packs"),
     )
     count = insert_frame(conn, ComplianceDecision.__tablename__, rows)
     session = Session(bind=conn)

@@ -25,6 +25,7 @@ from arrears.cycle.ledger_steps import CycleContext
 from arrears.cycle.tables import DailyPosition
 from arrears.domain.cases.enums import Channel as CaseChannel
 from arrears.domain.cases.enums import ContactOutcome
+from arrears.domain.compliance.cases import CaseTable
 from arrears.domain.rule_score import RULE_SCORE_VERSION, rule_score, rule_score_reasons
 from arrears.errors import ConfigurationError
 from arrears.scoring.service import score_for_cycle
@@ -33,7 +34,10 @@ from arrears.store.personal import PersonalKind
 from arrears.strategy.dsl import Strategy
 from arrears.strategy.service import (
     active_strategy,
+    date_as_read,
+    dates_parsed,
     features_from_positions,
+    in_ids,
     plan_day,
     record_day,
     recorded_assignments,
@@ -45,11 +49,12 @@ __all__ = ["step_plan"]
 
 _OPEN_STAGES = ("new", "initial_contact", "confirmed", "negotiating", "arranged", "escalated", "legal")
 _PHONE_CHANNELS = ("call", "sms", "voicemail_message")
-_CHUNK = 20_000
+_UTC_DT = pl.Datetime("us", "UTC")
 
 
 def _chunks(ids: list[int]) -> list[list[int]]:
-    return [ids[i : i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
+    # One statement for the whole list (``in_ids`` binds it as one value); none for no ids.
+    return [ids] if ids else []
 
 
 def _strategy(session: Session, wanted: str | None) -> tuple[int, Strategy] | None:
@@ -68,7 +73,9 @@ def _strategy(session: Session, wanted: str | None) -> tuple[int, Strategy] | No
 
 
 def _positions(conn: Connection, ctx: CycleContext) -> pl.DataFrame:
-    p, a = DailyPosition, tables.Account
+    """The day's positions with what the features and the compliance engine read of the account
+    and its debtor (read once here, not again per step)."""
+    p, a, d = DailyPosition, tables.Account, tables.Debtor
     query = (
         select(
             p.account_id,
@@ -76,7 +83,7 @@ def _positions(conn: Connection, ctx: CycleContext) -> pl.DataFrame:
             p.dpd,
             p.bucket,
             p.overdue_minor,
-            p.oldest_unpaid_due_on,
+            date_as_read(conn, p.oldest_unpaid_due_on),
             a.product_code,
             (
                 p.principal_minor
@@ -87,13 +94,23 @@ def _positions(conn: Connection, ctx: CycleContext) -> pl.DataFrame:
                 + p.cost_minor
             ).label("total_minor"),
             a.debtor_id,
+            date_as_read(conn, a.first_due_on),
+            d.language,
+            d.jurisdiction,
+            d.timezone,
+            d.address_country,
+            d.address_region,
+            d.address_city,
         )
         .join(a, a.id == p.account_id)
+        .join(d, d.id == a.debtor_id, isouter=True)
         .where(p.as_of == ctx.as_of)
     )
     if ctx.partitions > 1:
         query = query.where((p.account_id % ctx.partitions) == ctx.partition)
-    return pl.DataFrame(
+    # Dates come as text on SQLite (see date_as_read) and are parsed over the whole column.
+    day = pl.String if conn.dialect.name == "sqlite" else pl.Date
+    frame = pl.DataFrame(
         conn.execute(query).all(),
         schema={
             "account_id": pl.Int64,
@@ -101,33 +118,66 @@ def _positions(conn: Connection, ctx: CycleContext) -> pl.DataFrame:
             "dpd": pl.Int64,
             "bucket": pl.String,
             "overdue_minor": pl.Int64,
-            "oldest_unpaid_due_on": pl.Date,
+            "oldest_unpaid_due_on": day,
             "product_code": pl.String,
             "total_minor": pl.Int64,
             "debtor_id": pl.Int64,
+            "first_due_on": day,
+            "language": pl.String,
+            "jurisdiction": pl.String,
+            "timezone": pl.String,
+            "address_country": pl.String,
+            "address_region": pl.String,
+            "address_city": pl.String,
         },
         orient="row",
     )
+    return dates_parsed(frame, "oldest_unpaid_due_on", "first_due_on")
 
 
-def _case_facts(conn: Connection, ctx: CycleContext, account_ids: pl.Series) -> pl.DataFrame:
+_DEBTOR_FACTS = ("jurisdiction", "timezone", "address_country", "address_region", "address_city")
+
+
+_LINK_SCHEMA: dict[str, Any] = {
+    "account_id": pl.Int64,
+    "case_id": pl.Int64,
+    "stage": pl.String,
+    "last_rpc_at": _UTC_DT,
+    "debtor_id": pl.Int64,
+    "external_id": pl.String,
+}
+
+
+def _open_case_links(conn: Connection, ctx: CycleContext) -> pl.DataFrame:
+    """Every account (not excluded) of an open case in the partition: its case, the case's stage, last
+    right-party contact and debtor, and the account's external id."""
+    c, ca, a = Case, CaseAccount, tables.Account
+    linked = (
+        select(ca.account_id, c.id, c.stage, c.last_right_party_at, c.debtor_id, a.external_id)
+        .join(c, c.id == ca.case_id)
+        .join(a, a.id == ca.account_id)
+        .where(~ca.is_excluded, c.stage.in_(_OPEN_STAGES))
+    )
+    if ctx.partitions > 1:
+        linked = linked.where((ca.account_id % ctx.partitions) == ctx.partition)
+    return pl.DataFrame(conn.execute(linked).all(), schema=_LINK_SCHEMA, orient="row")
+
+
+def _case_facts(
+    conn: Connection, ctx: CycleContext, account_ids: pl.Series, links: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """Per account in an open case: case id, stage, promises broken (180 days), holds, last RPC.
 
     Read for the whole partition by joins, then narrowed to ``account_ids`` in Polars: an IN-list of
     account ids made SQLite drive the join from the stage index and probe every case against every
-    listed id (quadratic; a 100,000-account day never finished).
+    listed id (quadratic; a 100,000-account day never finished). ``links`` is what
+    :func:`_open_case_links` reads, when the caller has it already.
     """
-    c, ca, h, pr = Case, CaseAccount, CaseHold, Promise
+    c, h, pr = Case, CaseHold, Promise
     as_of = ctx.as_of
     open_case = c.stage.in_(_OPEN_STAGES)
-    linked = (
-        select(ca.account_id, c.id, c.stage, c.last_right_party_at)
-        .join(c, c.id == ca.case_id)
-        .where(~ca.is_excluded, open_case)
-    )
-    if ctx.partitions > 1:
-        linked = linked.where((ca.account_id % ctx.partitions) == ctx.partition)
-    rows: list[Any] = list(conn.execute(linked).all())
+    if links is None:
+        links = _open_case_links(conn, ctx)
     holds: list[Any] = list(
         conn.execute(
             select(h.case_id, h.kind).join(c, c.id == h.case_id).where(h.released_at.is_(None), open_case)
@@ -144,16 +194,9 @@ def _case_facts(conn: Connection, ctx: CycleContext, account_ids: pl.Series) -> 
             )
         ).all()
     )
-    facts = pl.DataFrame(
-        rows,
-        schema={
-            "account_id": pl.Int64,
-            "case_id": pl.Int64,
-            "stage": pl.String,
-            "last_rpc_at": pl.Datetime("us", "UTC"),
-        },
-        orient="row",
-    ).filter(pl.col("account_id").is_in(account_ids.implode()))
+    facts = links.select("account_id", "case_id", "stage", "last_rpc_at").filter(
+        pl.col("account_id").is_in(account_ids.implode())
+    )
     facts = facts.sort("account_id", "case_id").unique("account_id", keep="first", maintain_order=True)
     hold_frame = pl.DataFrame(holds, schema={"case_id": pl.Int64, "kind": pl.String}, orient="row")
     flags = hold_frame.group_by("case_id").agg(
@@ -181,10 +224,16 @@ def _case_facts(conn: Connection, ctx: CycleContext, account_ids: pl.Series) -> 
     )
 
 
-def _features(conn: Connection, ctx: CycleContext) -> pl.DataFrame:
+def _features(conn: Connection, ctx: CycleContext, links: pl.DataFrame) -> pl.DataFrame:
     positions = _positions(conn, ctx)
-    features = features_from_positions(conn, positions.drop("debtor_id"), as_of=ctx.as_of)
-    facts = _case_facts(conn, ctx, positions["account_id"])
+    features = features_from_positions(
+        conn,
+        positions.select("account_id", "dpd", "bucket", "total_minor", "overdue_minor", "product_code",
+                         "currency", "oldest_unpaid_due_on"),
+        as_of=ctx.as_of,
+        accounts=positions.select("account_id", "first_due_on", "language", "jurisdiction"),
+    )  # fmt: skip
+    facts = _case_facts(conn, ctx, positions["account_id"], links)
     supplied = ("stage", "hardship", "dispute", "promises_broken", "days_since_rpc")
     features = features.drop([c for c in supplied if c in features.columns]).join(
         facts, on="account_id", how="left"
@@ -222,7 +271,10 @@ def _features(conn: Connection, ctx: CycleContext) -> pl.DataFrame:
             )
             .drop("_m_score", "_m_id")
         )
-    return features.join(positions.select("account_id", "debtor_id"), on="account_id")
+    return features.join(
+        positions.select("account_id", "debtor_id", *(pl.col(c).alias(f"_d_{c}") for c in _DEBTOR_FACTS)),
+        on="account_id",
+    )
 
 
 def step_plan(conn: Connection, ctx: CycleContext) -> dict[str, Any]:
@@ -232,16 +284,18 @@ def step_plan(conn: Connection, ctx: CycleContext) -> dict[str, Any]:
     settings = bootstrap.settings()
     with Session(bind=conn, autoflush=False) as session:
         chosen = _strategy(session, settings.strategy)
-        features = _features(conn, ctx)
+        links = _open_case_links(conn, ctx)
+        features = _features(conn, ctx, links)
         if chosen is None:
             return {"accounts": features.height, "actions": 0, "strategy": None}
         version_id, strategy = chosen
         scope = (ctx.partition, ctx.partitions)
+        open_entries = segment_entries_open(session, strategy.id, scope)
         plan = plan_day(
             features,
             strategy,
             as_of=ctx.as_of,
-            open_entries=segment_entries_open(session, strategy.id, scope),
+            open_entries=open_entries,
             recorded=recorded_assignments(session, scope),
         )
         moves = record_day(
@@ -253,6 +307,7 @@ def step_plan(conn: Connection, ctx: CycleContext) -> dict[str, Any]:
             actor=ctx.actor,
             now=ctx.now,
             scope=scope,
+            open_entries=open_entries,
         )
         session.flush()
     actions = plan.actions.join(
@@ -271,7 +326,10 @@ def step_plan(conn: Connection, ctx: CycleContext) -> dict[str, Any]:
         on="account_id",
         how="left",
     )
-    judged = _judge(conn, ctx, actions, settings.collector_type)
+    debtor_facts = features.select("debtor_id", *(pl.col(f"_d_{c}").alias(c) for c in _DEBTOR_FACTS)).unique(
+        "debtor_id"
+    )
+    judged = _judge(conn, ctx, actions, settings.collector_type, debtor_facts, links)
     written = _write_actions(conn, ctx, judged, strategy_id=strategy.id)
     outcomes = judged.filter(pl.col("outcome").is_not_null()).group_by("outcome").len().sort("outcome")
     channels = judged.group_by("channel").len().sort("channel")
@@ -290,9 +348,9 @@ def _contact_points(conn: Connection, debtor_ids: list[int]) -> pl.DataFrame:
     rows: list[Any] = []
     for chunk in _chunks(debtor_ids):
         rows += conn.execute(
-            select(cp.id, cp.debtor_id, cp.kind, cp.place, cp.value)
-            .where(cp.debtor_id.in_(chunk), cp.person_id.is_(None))
-            .order_by(cp.id)
+            select(cp.id, cp.debtor_id, cp.kind, cp.place, cp.value).where(
+                in_ids(conn, cp.debtor_id, chunk), cp.person_id.is_(None)
+            )
         ).all()
     return pl.DataFrame(
         rows,
@@ -304,16 +362,21 @@ def _contact_points(conn: Connection, debtor_ids: list[int]) -> pl.DataFrame:
             "value": pl.String,
         },
         orient="row",
-    )
+    ).sort("id")
 
 
 def _history(
-    conn: Connection, debtor_ids: list[int], since: dt.datetime, debts_of: dict[int, list[str]]
+    conn: Connection, debtor_ids: list[int], since: dt.datetime, debts_of: pl.DataFrame
 ) -> pl.DataFrame:
+    """The contact log since ``since`` as the compliance engine's history table.
+
+    ``debts_of`` (case_id, debts) names the debts of each open case; an event of another case, or of
+    none, names no debt.
+    """
     r = ContactRecord
-    rows: list[dict[str, Any]] = []
+    rows: list[Any] = []
     for chunk in _chunks(debtor_ids):
-        for rec in conn.execute(
+        rows += conn.execute(
             select(
                 r.debtor_id,
                 r.case_id,
@@ -324,68 +387,67 @@ def _history(
                 r.contact_point_id,
                 r.outcome,
                 r.made_by,
-            ).where(r.debtor_id.in_(chunk), r.at >= since)
-        ):
-            channel = CaseChannel(rec.channel)
-            rows.append(
-                {
-                    "debtor_id": str(rec.debtor_id),
-                    "at": rec.at,
-                    "channel": {"voicemail": "voicemail_message", "chat": "social_private"}.get(
-                        rec.channel, rec.channel
-                    ),
-                    "direction": rec.direction,
-                    "person": None if rec.person_id is None else str(rec.person_id),
-                    "contact_point": None if rec.contact_point_id is None else str(rec.contact_point_id),
-                    "debts": debts_of.get(rec.case_id or -1, []),
-                    "outcome": history_outcome(channel, ContactOutcome(rec.outcome)),
-                    "ai_voice": rec.made_by == "ai_voice",
-                }
-            )
-    schema: dict[str, Any] = {
-        "debtor_id": pl.String,
-        "at": pl.Datetime("us", "UTC"),
-        "channel": pl.String,
-        "direction": pl.String,
-        "person": pl.String,
-        "contact_point": pl.String,
-        "debts": pl.List(pl.String),
-        "outcome": pl.String,
-        "ai_voice": pl.Boolean,
-    }
-    return pl.DataFrame(rows, schema=schema) if rows else pl.DataFrame(schema=schema)
+            ).where(in_ids(conn, r.debtor_id, chunk), r.at >= since)
+        ).all()
+    log = pl.DataFrame(
+        rows,
+        schema={"debtor_id": pl.Int64, "case_id": pl.Int64, "at": _UTC_DT, "channel": pl.String,
+                "direction": pl.String, "person_id": pl.Int64, "contact_point_id": pl.Int64,
+                "outcome": pl.String, "made_by": pl.String},
+        orient="row",
+    )  # fmt: skip
+    # The engine's outcome of each distinct (channel, outcome) logged; unknown values raise here.
+    pairs = log.select("channel", "outcome").unique(maintain_order=True)
+    judged = pairs.with_columns(
+        pl.Series(
+            "_outcome",
+            [history_outcome(CaseChannel(c), ContactOutcome(o)) for c, o in pairs.iter_rows()],
+            dtype=pl.String,
+        )
+    )
+    return (
+        log.join(judged, on=["channel", "outcome"], how="left", maintain_order="left")
+        .join(debts_of, on="case_id", how="left", maintain_order="left")
+        .select(
+            pl.col("debtor_id").cast(pl.String),
+            "at",
+            pl.col("channel").replace({"voicemail": "voicemail_message", "chat": "social_private"}),
+            "direction",
+            pl.col("person_id").cast(pl.String).alias("person"),
+            pl.col("contact_point_id").cast(pl.String).alias("contact_point"),
+            pl.col("debts").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+            pl.col("_outcome").alias("outcome"),
+            (pl.col("made_by") == "ai_voice").fill_null(False).alias("ai_voice"),
+        )
+    )
 
 
 def _cases_input(
-    conn: Connection, debtor_ids: list[int], points: pl.DataFrame, case_accounts: pl.DataFrame
-) -> list[dict[str, Any]]:
-    """The compliance engine's view of each debtor: jurisdiction, zone, address, contact points, flags."""
-    d, h, dispute = tables.Debtor, CaseHold, Dispute
-    debtors: list[Any] = []
+    conn: Connection, debtors: pl.DataFrame, points: pl.DataFrame, case_accounts: pl.DataFrame
+) -> CaseTable:
+    """The compliance engine's view of each debtor: jurisdiction, zone, address, contact points, flags.
+
+    ``debtors``: debtor_id and the columns of ``_DEBTOR_FACTS``, one row per debtor judged.
+    """
+    h, dispute = CaseHold, Dispute
     holds: list[Any] = []
     disputes: list[Any] = []
     case_ids = case_accounts["case_id"].unique().to_list()
-    for chunk in _chunks(debtor_ids):
-        debtors += conn.execute(
-            select(
-                d.id, d.jurisdiction, d.timezone, d.address_country, d.address_region, d.address_city
-            ).where(d.id.in_(chunk))
-        ).all()
     for chunk in _chunks(case_ids):
         holds += conn.execute(
             select(h.case_id, h.kind, h.placed_at, h.until_on).where(
-                h.case_id.in_(chunk), h.released_at.is_(None)
+                in_ids(conn, h.case_id, chunk), h.released_at.is_(None)
             )
         ).all()
         disputes += conn.execute(
             select(dispute.case_id, dispute.account_id, dispute.received_at, dispute.form).where(
-                dispute.case_id.in_(chunk), dispute.status == "open"
+                in_ids(conn, dispute.case_id, chunk), dispute.status == "open"
             )
         ).all()
     debtor_of_case = dict(case_accounts.select("case_id", "debtor_id").unique().iter_rows())
-    flags: dict[int, dict[str, Any]] = {}
+    flags: dict[str, dict[str, Any]] = {}
     for case_id, kind, placed_at, until_on in holds:
-        f = flags.setdefault(debtor_of_case[case_id], {})
+        f = flags.setdefault(str(debtor_of_case[case_id]), {})
         at = placed_at.astimezone(dt.UTC).isoformat()
         if kind == "cease_contact":
             f["cease_requested_at"], f["cease_in_writing"] = at, True
@@ -400,47 +462,56 @@ def _cases_input(
                 "start_on": placed_at.date().isoformat(),
                 "end_on": until_on.isoformat() if until_on else None,
             }
-    external = dict(case_accounts.select("account_id", "external_id").iter_rows())
-    debts: dict[int, list[dict[str, Any]]] = {}
-    for row in case_accounts.iter_rows(named=True):
-        debts.setdefault(row["debtor_id"], []).append({"id": row["external_id"]})
-    for case_id, account_id, received_at, form in disputes:
-        debtor = debtor_of_case[case_id]
-        for debt in debts.get(debtor, []):
-            if account_id is None or debt["id"] == external.get(account_id):
-                debt["dispute"] = {
-                    "received_at": received_at.astimezone(dt.UTC).isoformat(),
-                    "in_writing": form == "written",
-                }
-    by_debtor: dict[int, list[dict[str, Any]]] = {}
-    for row in points.iter_rows(named=True):
-        kind = {"phone": PersonalKind.PHONE, "email": PersonalKind.EMAIL}.get(
-            row["kind"], PersonalKind.ADDRESS
+    debts = case_accounts.select(
+        pl.col("debtor_id").cast(pl.String), pl.col("external_id").alias("id")
+    ).with_row_index("_d")
+    # A dispute covers the debts of its account (all the debtor's debts when it names none); a later
+    # dispute replaces an earlier one on the same debt. Disputes are few: they are applied row by row.
+    received: dict[int, dt.datetime] = {}
+    in_writing: dict[int, bool] = {}
+    if disputes:
+        external = dict(case_accounts.select("account_id", "external_id").iter_rows())
+        owed: dict[str, list[tuple[int, str]]] = {}
+        for index, debtor, debt in debts.iter_rows():
+            owed.setdefault(debtor, []).append((index, debt))
+        for case_id, account_id, received_at, form in disputes:
+            for index, debt in owed.get(str(debtor_of_case[case_id]), []):
+                if account_id is None or debt == external.get(account_id):
+                    received[index] = received_at.astimezone(dt.UTC)
+                    in_writing[index] = form == "written"
+    debts = debts.with_columns(
+        pl.col("_d").replace_strict(received, default=None, return_dtype=_UTC_DT).alias("dispute_received_at"),
+        pl.col("_d").replace_strict(in_writing, default=None, return_dtype=pl.Boolean).alias("dispute_in_writing"),
+    ).drop("_d")  # fmt: skip
+    if isinstance(personal.codec(), personal.PlainCodec):
+        # Stored as they are (a development set-up): nothing to open.
+        values = points["value"]
+    else:
+        unseal = personal.unseal
+        kinds = {"phone": PersonalKind.PHONE, "email": PersonalKind.EMAIL}
+        values = pl.Series(
+            [
+                unseal(kinds.get(kind, PersonalKind.ADDRESS), value)
+                for kind, value in points.select("kind", "value").iter_rows()
+            ],
+            dtype=pl.String,
         )
-        by_debtor.setdefault(row["debtor_id"], []).append(
-            {
-                "id": str(row["id"]),
-                "kind": row["kind"],
-                "place": row["place"],
-                "value": personal.unseal(kind, row["value"]),
-            }
-        )
-    out = []
-    for debtor_id, jurisdiction, timezone, country, region, city in debtors:
-        out.append(
-            {
-                "debtor": {
-                    "id": str(debtor_id),
-                    "jurisdiction": jurisdiction,
-                    "timezone": timezone,
-                    "address": {"country": country, "region": region, "city": city},
-                    "contact_points": by_debtor.get(debtor_id, []),
-                    "flags": flags.get(debtor_id, {}),
-                },
-                "debts": debts.get(debtor_id, []),
-            }
-        )
-    return out
+    return CaseTable(
+        debtors=debtors.sort("debtor_id").select(
+            pl.col("debtor_id").cast(pl.String), "jurisdiction", "timezone",
+            pl.col("address_country").alias("country"), pl.col("address_region").alias("region"),
+            pl.col("address_city").alias("city"),
+        ),
+        points=points.select(
+            pl.col("debtor_id").cast(pl.String),
+            pl.col("id").cast(pl.String),
+            "kind",
+            "place",
+            values.alias("value"),
+        ),
+        debts=debts,
+        flags=flags,
+    )  # fmt: skip
 
 
 def _case_accounts(conn: Connection, debtor_ids: list[int]) -> pl.DataFrame:
@@ -451,17 +522,28 @@ def _case_accounts(conn: Connection, debtor_ids: list[int]) -> pl.DataFrame:
             select(c.id, c.debtor_id, ca.account_id, a.external_id)
             .join(ca, ca.case_id == c.id)
             .join(a, a.id == ca.account_id)
-            .where(c.debtor_id.in_(chunk), c.stage.in_(_OPEN_STAGES), ~ca.is_excluded)
+            .where(in_ids(conn, c.debtor_id, chunk), c.stage.in_(_OPEN_STAGES), ~ca.is_excluded)
         ).all()
     return pl.DataFrame(
         rows,
         schema={"case_id": pl.Int64, "debtor_id": pl.Int64, "account_id": pl.Int64, "external_id": pl.String},
         orient="row",
-    )
+    ).sort("debtor_id", "case_id", "account_id")
 
 
-def _judge(conn: Connection, ctx: CycleContext, actions: pl.DataFrame, collector_type: str) -> pl.DataFrame:
-    """Add the compliance decision to every contact action (escalations are not contacts)."""
+def _judge(
+    conn: Connection,
+    ctx: CycleContext,
+    actions: pl.DataFrame,
+    collector_type: str,
+    debtor_facts: pl.DataFrame,
+    links: pl.DataFrame,
+) -> pl.DataFrame:
+    """Add the compliance decision to every contact action (escalations are not contacts).
+
+    ``debtor_facts`` holds each debtor's jurisdiction, zone and address (read with the positions);
+    ``links`` the open cases' accounts of the partition (:func:`_open_case_links`).
+    """
     decision_schema: dict[str, Any] = {
         "contact_point_id": pl.Int64,
         "outcome": pl.String,
@@ -479,13 +561,20 @@ def _judge(conn: Connection, ctx: CycleContext, actions: pl.DataFrame, collector
         return pl.concat([others], how="diagonal_relaxed")
     debtor_ids = contacts["debtor_id"].unique().sort().to_list()
     points = _contact_points(conn, debtor_ids)
-    case_accounts = _case_accounts(conn, debtor_ids)
-    external = _externals(conn, contacts["account_id"].unique().to_list())
-    cases = _cases_input(conn, debtor_ids, points, case_accounts)
-    known_debts = {c["debtor"]["id"]: {d["id"] for d in c["debts"]} for c in cases}
+    if ctx.partitions > 1:
+        # A debtor's cases may hold accounts of other partitions: read them all.
+        case_accounts = _case_accounts(conn, debtor_ids)
+    else:
+        case_accounts = (
+            links.filter(pl.col("debtor_id").is_in(debtor_ids))
+            .select("case_id", "debtor_id", "account_id", "external_id")
+            .sort("debtor_id", "case_id", "account_id")
+        )
+    cases = _cases_input(
+        conn, debtor_facts.filter(pl.col("debtor_id").is_in(debtor_ids)), points, case_accounts
+    )
     # One grouped pass instead of one frame slice per case (thousands of cases a day).
-    grouped = case_accounts.group_by("case_id").agg(pl.col("external_id").sort())
-    debts_of = dict(zip(grouped["case_id"].to_list(), grouped["external_id"].to_list(), strict=True))
+    debts_of = case_accounts.group_by("case_id").agg(pl.col("external_id").sort().alias("debts"))
     history = _history(conn, debtor_ids, ctx.now - dt.timedelta(days=35), debts_of)
     wanted = {
         "call": "phone",
@@ -501,21 +590,23 @@ def _judge(conn: Connection, ctx: CycleContext, actions: pl.DataFrame, collector
         .unique(["debtor_id", "kind"], keep="first")
         .select("debtor_id", "kind", pl.col("id").alias("contact_point_id"))
     )
+    proposed = contacts.with_columns(
+        pl.col("channel").replace_strict(wanted, default=None, return_dtype=pl.String).alias("_kind")
+    ).join(first_point, left_on=["debtor_id", "_kind"], right_on=["debtor_id", "kind"], how="left")
+    # A debt is named only when the engine knows it (it belongs to an open case of the debtor);
+    # account external ids are unique, so that is when the account is in one of those cases.
+    known_debts = case_accounts.select(
+        "debtor_id", "account_id", pl.col("external_id").alias("_known")
+    ).unique(["debtor_id", "account_id"])
     proposed = (
-        contacts.with_columns(
-            pl.col("channel").replace_strict(wanted, default=None, return_dtype=pl.String).alias("_kind")
+        proposed.join(known_debts, on=["debtor_id", "account_id"], how="left", maintain_order="left")
+        .with_columns(
+            pl.when(pl.col("_known").is_not_null())
+            .then(pl.concat_list(pl.col("_known")))
+            .otherwise(pl.lit([], dtype=pl.List(pl.String)))
+            .alias("debts")
         )
-        .join(first_point, left_on=["debtor_id", "_kind"], right_on=["debtor_id", "kind"], how="left")
-        .join(external, on="account_id", how="left")
-    )
-    # A debt is named only when the engine knows it (it belongs to an open case of the debtor).
-    proposed = proposed.with_columns(
-        pl.struct("debtor_id", "debt")
-        .map_elements(
-            lambda s: [s["debt"]] if s["debt"] in known_debts.get(str(s["debtor_id"]), set()) else [],
-            return_dtype=pl.List(pl.String),
-        )
-        .alias("debts")
+        .drop("_known")
     )
     reachable = proposed.filter(pl.col("contact_point_id").is_not_null())
     unreachable = proposed.filter(pl.col("contact_point_id").is_null()).with_columns(
@@ -553,50 +644,85 @@ def _judge(conn: Connection, ctx: CycleContext, actions: pl.DataFrame, collector
     )
 
 
-def _externals(conn: Connection, ids: list[int]) -> pl.DataFrame:
-    rows: list[Any] = []
-    for chunk in _chunks(ids):
-        rows += conn.execute(
-            select(tables.Account.id, tables.Account.external_id).where(tables.Account.id.in_(chunk))
-        ).all()
-    return pl.DataFrame(rows, schema={"account_id": pl.Int64, "debt": pl.String}, orient="row")
-
-
 def _fingerprints(
-    frame: pl.DataFrame, cases: list[dict[str, Any]], history: pl.DataFrame, ctx: CycleContext
+    frame: pl.DataFrame, cases: CaseTable, history: pl.DataFrame, ctx: CycleContext
 ) -> pl.Series:
-    """SHA-256 per decision over its inputs: the debtor's case and history, the proposal and the instant."""
-    events: dict[str, list[Any]] = {}
-    for row in history.sort("at").iter_rows(named=True):
-        events.setdefault(row["debtor_id"], []).append(
-            [
-                row["at"].isoformat(),
-                row["channel"],
-                row["direction"],
-                row["person"],
-                row["contact_point"],
-                row["debts"],
-                row["outcome"],
-            ]
+    """SHA-256 per decision over its inputs: the debtor's case and history, the proposal and the instant.
+
+    The debtor's part is the SHA-256 of one JSON document per debtor, built over whole columns:
+    the debtor's facts, contact points (in order), flags, debts with any dispute, and the history
+    events in time order (instants as microseconds since the epoch, UTC). Each decision's
+    fingerprint is the SHA-256 of that digest, the channel, the contact point, the debts named and
+    the instant of the decision.
+    """
+    points = cases.points.group_by("debtor_id", maintain_order=True).agg(
+        pl.struct("id", "kind", "place", "value").alias("contact_points")
+    )
+    debts = cases.debts.group_by("debtor_id", maintain_order=True).agg(
+        pl.struct(
+            "id",
+            pl.col("dispute_received_at").dt.epoch("us").alias("dispute_received_at"),
+            "dispute_in_writing",
+        ).alias("debts")
+    )
+    events = (
+        history.with_row_index("_e")
+        .sort("at", "_e")
+        .group_by("debtor_id", maintain_order=True)
+        .agg(
+            pl.struct(
+                pl.col("at").dt.epoch("us").alias("at"),
+                "channel",
+                "direction",
+                "person",
+                "contact_point",
+                "debts",
+                "outcome",
+            ).alias("events")
         )
-    per_debtor = {
-        c["debtor"]["id"]: hashlib.sha256(
-            json.dumps(
-                [c, events.get(c["debtor"]["id"], [])], sort_keys=True, separators=(",", ":"), default=str
-            ).encode()
-        ).hexdigest()
-        for c in cases
-    }
-    instant = ctx.now.astimezone(dt.UTC).isoformat()
-    return pl.Series(
-        [
-            hashlib.sha256(f"{per_debtor[str(d)]}|{ch}|{cp}|{','.join(debts)}|{instant}".encode()).hexdigest()
-            for d, ch, cp, debts in frame.select(
-                "debtor_id", "channel", "contact_point_id", "debts"
-            ).iter_rows()
-        ],
+    )
+    flags = pl.DataFrame(
+        {
+            "debtor_id": list(cases.flags),
+            "flags": [json.dumps(f, sort_keys=True, separators=(",", ":")) for f in cases.flags.values()],
+        },
+        schema={"debtor_id": pl.String, "flags": pl.String},
+    )
+    documents = (
+        cases.debtors.join(points, on="debtor_id", how="left", maintain_order="left")
+        .join(debts, on="debtor_id", how="left", maintain_order="left")
+        .join(flags, on="debtor_id", how="left", maintain_order="left")
+        .join(events, on="debtor_id", how="left", maintain_order="left")
+        .select(
+            "debtor_id",
+            pl.struct(pl.all().exclude("debtor_id"), pl.col("debtor_id").alias("id"))
+            .struct.json_encode()
+            .alias("_json"),
+        )
+    )
+    per_debtor = pl.Series(
+        "_case_digest",
+        [hashlib.sha256(text.encode()).hexdigest() for text in documents["_json"]],
         dtype=pl.String,
     )
+    instant = ctx.now.astimezone(dt.UTC).isoformat()
+    keyed = frame.select(pl.col("debtor_id").cast(pl.String), "channel", "contact_point_id", "debts").join(
+        documents.select("debtor_id").with_columns(per_debtor),
+        on="debtor_id",
+        how="left",
+        maintain_order="left",
+    )
+    texts = keyed.select(
+        pl.concat_str(
+            pl.col("_case_digest"),
+            pl.col("channel"),
+            pl.col("contact_point_id").cast(pl.String),
+            pl.col("debts").list.join(","),
+            pl.lit(instant),
+            separator="|",
+        )
+    ).to_series()
+    return pl.Series([hashlib.sha256(text.encode()).hexdigest() for text in texts], dtype=pl.String)
 
 
 def _write_actions(conn: Connection, ctx: CycleContext, judged: pl.DataFrame, *, strategy_id: str) -> int:

@@ -13,7 +13,6 @@ trusted, the payment is recomputed exactly in Decimal.
 
 from __future__ import annotations
 
-import math
 from decimal import Decimal
 
 import polars as pl
@@ -24,6 +23,7 @@ from arrears.domain.schedules import interest_rounding, level_payment
 __all__ = ["round_ratio", "schedule_frame"]
 
 _I128 = pl.Int128
+_MODES = list(RoundingMode)
 
 
 def _lit(value: int) -> pl.Expr:
@@ -58,26 +58,36 @@ def _level_payments(frame: pl.DataFrame) -> pl.Series:
         .then(pl.col("principal_minor").cast(pl.Float64) / pl.col("term").cast(pl.Float64))
         .otherwise(pl.col("principal_minor").cast(pl.Float64) * r * growth / (growth - 1.0))
     )
-    est = frame.select(estimate.alias("a"))["a"].to_list()
+    value = pl.col("_estimate")
+    frac = pl.col("_frac")
+    # The float is within about 1e-12 relative of the exact value; near a rounding boundary (or not
+    # finite) the payment is recomputed exactly. Same IEEE operations as a scalar loop would do.
+    slack = value.abs() * 1e-11 + 1e-9
+    halves = pl.col("rounding").is_in([RoundingMode.HALF_UP.value, RoundingMode.HALF_EVEN.value])
+    near = pl.when(halves).then((frac - 0.5).abs() < slack).otherwise((frac < slack) | (frac > 1 - slack))
+    rounded = (
+        pl.when(pl.col("rounding") == RoundingMode.UP.value)
+        .then(value.ceil())
+        .when(pl.col("rounding") == RoundingMode.DOWN.value)
+        .then(value.floor())
+        .otherwise((value + 0.5).floor())
+    )
+    est = (
+        frame.select(estimate.alias("_estimate"), "rounding")
+        .with_columns((value - value.floor()).alias("_frac"))
+        .select(
+            (near | ~value.is_finite()).alias("exact"),
+            pl.when(value.is_finite()).then(rounded).alias("payment"),
+        )
+    )
+    payment = est["payment"].cast(pl.Int64)
+    redo = est["exact"].arg_true().to_list()
+    if not redo:
+        return payment.alias("payment")
+    out = payment.to_list()
     modes = frame["rounding"].to_list()
-    out: list[int] = []
-    for i, value in enumerate(est):
-        mode = RoundingMode(modes[i])
-        frac = value - math.floor(value)
-        # The float is within about 1e-12 relative of the exact value; near a boundary recompute.
-        slack = abs(value) * 1e-11 + 1e-9
-        if mode in (RoundingMode.HALF_UP, RoundingMode.HALF_EVEN):
-            near = abs(frac - 0.5) < slack
-        else:
-            near = frac < slack or frac > 1 - slack
-        if near or not math.isfinite(value):
-            out.append(_exact_level_payment(frame, i, mode))
-        elif mode is RoundingMode.UP:
-            out.append(math.ceil(value))
-        elif mode is RoundingMode.DOWN:
-            out.append(math.floor(value))
-        else:
-            out.append(math.floor(value + 0.5))
+    for i in redo:
+        out[i] = _exact_level_payment(frame, i, RoundingMode(modes[i]))
     return pl.Series("payment", out, dtype=pl.Int64)
 
 
@@ -123,7 +133,7 @@ def schedule_frame(loans: pl.DataFrame) -> pl.DataFrame:
             bullet.select(
                 "key",
                 pl.lit(1, dtype=pl.Int32).alias("number"),
-                _due_on(pl.col("term")).alias("due_on"),
+                _due_on_of(pl.col("term")).alias("due_on"),
                 pl.col("principal_minor").cast(pl.Int64),
                 interest.cast(pl.Int64).alias("interest_minor"),
             )
@@ -135,46 +145,80 @@ def schedule_frame(loans: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([p.select(list(schema)).cast(schema) for p in parts]).sort("key", "number")  # type: ignore[arg-type]
 
 
-def _due_on(number: pl.Expr) -> pl.Expr:
+def _due_on_of(number: pl.Expr) -> pl.Expr:
     anchored_first = pl.col("first_due_on").dt.offset_by(pl.format("{}mo", number - 1))
     anchored_start = pl.col("start_on").dt.offset_by(pl.format("{}mo", number))
+    return pl.when(pl.col("first_due_on").is_not_null()).then(anchored_first).otherwise(anchored_start)
+
+
+def _due_on(number: int) -> pl.Expr:
+    anchored_first = pl.col("first_due_on").dt.offset_by(f"{number - 1}mo")
+    anchored_start = pl.col("start_on").dt.offset_by(f"{number}mo")
     return pl.when(pl.col("first_due_on").is_not_null()).then(anchored_first).otherwise(anchored_start)
 
 
 def _amortise(loans: pl.DataFrame) -> pl.DataFrame:
     level = loans.filter(pl.col("method") == "equal-installment")
     payments = pl.DataFrame({"key": level["key"], "_payment": _level_payments(level)})
-    state = loans.join(payments, on="key", how="left").with_columns(
+    # Exact integer arithmetic either way: 64-bit when every product of the loop fits, else 128-bit.
+    limit = 2**62
+    largest = int(loans["principal_minor"].abs().max() or 0) * int(loans["rate_num"].abs().max() or 0)  # type: ignore[arg-type]
+    wide = pl.Int64 if largest < limit and int(loans["rate_den"].max() or 0) * 48 < limit else _I128  # type: ignore[arg-type]
+    state = loans.join(payments, on="key", how="left").select(
+        "key",
+        "term",
+        "first_due_on",
+        "start_on",
         # Level principal for equal-principal: P / n rounded with the product's mode.
         round_ratio(pl.col("principal_minor").cast(_I128), pl.col("term").cast(_I128), pl.col("rounding"))
-        .cast(pl.Int64)
+        .cast(wide)
         .alias("_level_principal"),
-        pl.col("principal_minor").cast(_I128).alias("_balance"),
-        (pl.col("rate_den").cast(_I128) * _lit(12)).alias("_den12"),
-        pl.col("rate_num").cast(_I128).alias("_num"),
+        pl.col("_payment").cast(wide),
+        pl.col("principal_minor").cast(wide).alias("_balance"),
+        (pl.col("rate_den").cast(wide) * 12).alias("_den12"),
+        pl.col("rate_num").cast(wide).alias("_num"),
+        pl.col("_irounding")
+        .replace_strict({m.value: n for n, m in enumerate(_MODES)}, return_dtype=pl.Int8)
+        .alias("_mode"),
+        pl.col("method")
+        .replace_strict({"equal-installment": 0, "equal-principal": 1}, default=2, return_dtype=pl.Int8)
+        .alias("_kind"),
+    )
+    q, r, den = pl.col("_q"), pl.col("_r"), pl.col("_den12")
+    # round_ratio(balance × num, 12 × den, interest rounding), each intermediate computed once.
+    interest = (
+        pl.when(pl.col("_mode") == _MODES.index(RoundingMode.HALF_UP))
+        .then(q + (r * 2 >= den).cast(wide))
+        .when(pl.col("_mode") == _MODES.index(RoundingMode.HALF_EVEN))
+        .then(q + ((r * 2 > den) | ((r * 2 == den) & (q % 2 == 1))).cast(wide))
+        .when(pl.col("_mode") == _MODES.index(RoundingMode.UP))
+        .then(q + (r > 0).cast(wide))
+        .otherwise(q)
+    )
+    scheduled = (
+        pl.when(pl.col("_kind") == 0)
+        .then(pl.col("_payment") - pl.col("_interest"))
+        .when(pl.col("_kind") == 1)
+        .then(pl.col("_level_principal"))
+        .otherwise(pl.lit(0, dtype=wide))
     )
     rows: list[pl.DataFrame] = []
     for number in range(1, int(state["term"].max()) + 1):  # type: ignore[arg-type]
         state = state.filter(pl.col("term") >= number)
-        interest = round_ratio(pl.col("_balance") * pl.col("_num"), pl.col("_den12"), pl.col("_irounding"))
-        scheduled = (
-            pl.when(pl.col("method") == "equal-installment")
-            .then(pl.col("_payment").cast(_I128) - interest)
-            .when(pl.col("method") == "equal-principal")
-            .then(pl.col("_level_principal").cast(_I128))
-            .otherwise(_lit(0))
-        )
+        product = pl.col("_balance") * pl.col("_num")
+        state = state.with_columns((product // den).alias("_q"), (product % den).alias("_r"))
+        state = state.with_columns(interest.alias("_interest"))
         part = (
             pl.when(pl.col("term") == number)
             .then(pl.col("_balance"))
             .otherwise(pl.min_horizontal(scheduled, pl.col("_balance")))
         )
-        state = state.with_columns(interest.alias("_interest"), part.alias("_part"))
+        state = state.with_columns(part.alias("_part"))
         rows.append(
             state.select(
                 "key",
                 pl.lit(number, dtype=pl.Int32).alias("number"),
-                _due_on(pl.lit(number)).alias("due_on"),
+                _due_on(number).alias("due_on"),
                 pl.col("_part").cast(pl.Int64).alias("principal_minor"),
                 pl.col("_interest").cast(pl.Int64).alias("interest_minor"),
             )

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import phonenumbers
@@ -22,9 +23,16 @@ from arrears.domain.products import Product
 from arrears.domain.schedule_frame import schedule_frame
 from arrears.errors import ValidationError
 from arrears.portfolio import checks
-from arrears.portfolio.checks import PROBLEMS, collect_problems, column_problems, parse_date, problem
+from arrears.portfolio.checks import (
+    PROBLEMS,
+    collect_problems,
+    column_problems,
+    parse_date,
+    problem,
+    stripped,
+)
 from arrears.portfolio.products import ensure_builtin_products, product_catalogue
-from arrears.portfolio.readers import ROW, read_batches
+from arrears.portfolio.readers import ROW, Batch, read_ahead, read_batches
 from arrears.portfolio.report import ImportReport, RejectSink
 from arrears.portfolio.schema import ACCOUNT_COLUMNS
 from arrears.store import bulk, personal, tables
@@ -43,6 +51,8 @@ DEBTOR_COLUMNS = (
 _CN_MOBILE = r"^(?:\+?86)?1[3-9]\d{9}$"
 _EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 ProgressFn = Callable[[int], None]
+# Tables an import fills; their secondary indexes are built after the load when they start empty.
+_LOADED_TABLES = ("debtors", "persons", "contact_points", "accounts", "ledger_entries")
 
 
 def _ensure_columns(frame: pl.DataFrame) -> pl.DataFrame:
@@ -133,34 +143,48 @@ def _validate(frame: pl.DataFrame, products: dict[str, Product], seen: set[str])
     )  # fmt: skip
     exponent = checks.lookup(CURRENCY_EXPONENTS, pl.col("currency"), pl.Int32)
     frame = frame.with_columns(exponent.alias("_exp"))
+    # Trimmed copies of every column, made once and read by the checks below (after currency is set).
+    frame = checks.with_stripped(frame, [c.name for c in ACCOUNT_COLUMNS])
+    product = pl.col(stripped("product"))
     num, den = checks.rate_parts("annual_rate")
-    opened = parse_date("opened_on")
+    opened = pl.col(stripped("opened_on")).str.to_date("%Y-%m-%d", strict=False)
     typed = [
         num.alias("_rate_num"),
         den.alias("_rate_den"),
-        pl.col("term_months").str.strip_chars().cast(pl.Int32, strict=False).alias("_term"),
+        pl.col(stripped("term_months")).cast(pl.Int32, strict=False).alias("_term"),
         opened.alias("_opened_on"),
-        pl.coalesce(parse_date("first_due_on"), opened.dt.offset_by("1mo")).alias("_first_due_on"),
-        parse_date("balances_as_of").alias("_as_of"),
-        pl.coalesce(pl.col("schedule_method").str.strip_chars(), pl.lit("equal-installment")).alias(
-            "_method"
-        ),
-        checks.money_minor("principal", pl.col("_exp")).alias("_principal"),
-        checks.money_minor("monthly_income", pl.col("_exp")).alias("_income"),
-    ]
-    typed += [
-        checks.money_minor(f"{b}_balance", pl.col("_exp"))
+        pl.coalesce(pl.col(stripped("first_due_on")).str.to_date("%Y-%m-%d", strict=False),
+                    opened.dt.offset_by("1mo")).alias("_first_due_on"),
+        pl.col(stripped("balances_as_of")).str.to_date("%Y-%m-%d", strict=False).alias("_as_of"),
+        pl.coalesce(pl.col(stripped("schedule_method")), pl.lit("equal-installment")).alias("_method"),
+    ]  # fmt: skip
+    frame = checks.money_minor_columns(
+        frame.with_columns(typed),
+        {
+            "_principal": "principal",
+            "_income": "monthly_income",
+            **{f"_{b}_parsed": f"{b}_balance" for b in BALANCES},
+        },
+        "_exp",
+    )
+    frame = frame.with_columns(
+        pl.col(f"_{b}_parsed")
         .fill_null(pl.when(pl.col(f"{b}_balance").is_null()).then(0))
         .alias(f"_{b}_balance")
         for b in BALANCES
-    ]
-    frame = frame.with_columns(typed)
+    ).drop([f"_{b}_parsed" for b in BALANCES])
+    frame = checks.cn_national_id_problems(
+        frame, "national_id", latest_birth="_opened_on", out="_national_id_problem"
+    )
     is_cn = pl.coalesce(
-        pl.col("jurisdiction").str.strip_chars().str.to_uppercase(),
-        pl.col("country").str.strip_chars().str.to_uppercase(),
+        pl.col(stripped("jurisdiction")).str.to_uppercase(),
+        pl.col(stripped("country")).str.to_uppercase(),
         pl.lit("CN"),
     ).str.starts_with("CN")
-    money_cols = ["principal", "monthly_income", *(f"{b}_balance" for b in BALANCES)]
+    # Each money text beside its typed column: where the text is present, the typed value is null
+    # exactly when checks.money_minor found more decimals than the currency has.
+    money_cols = {"principal": "_principal", "monthly_income": "_income",
+                  **{f"{b}_balance": f"_{b}_balance" for b in BALANCES}}  # fmt: skip
     cross = [
         problem("product", pl.col("product").is_not_null() & pl.col("_product_currency").is_null(),
                 pl.lit("unknown product '") + product + pl.lit("'; see `arrears product list`")),
@@ -172,9 +196,9 @@ def _validate(frame: pl.DataFrame, products: dict[str, Product], seen: set[str])
                 pl.lit("unknown currency '") + pl.col("currency") + pl.lit("'")),
         *[problem(m, pl.col(m).is_not_null() & pl.col("_exp").is_not_null()
                   & pl.col(m).str.contains(r"^\d[\d,]*(\.\d+)?$")
-                  & checks.money_minor(m, pl.col("_exp")).is_null(),
+                  & pl.col(minor).is_null(),
                   pl.lit("has more decimal places than ") + pl.col("currency") + pl.lit(" allows"))
-          for m in money_cols],
+          for m, minor in money_cols.items()],
         problem("principal", pl.col("_principal") == 0, "must be greater than zero"),
         problem("annual_rate", pl.col("_rate_num") > pl.col("_rate_den") * 10, "must be between 0 and 10"),
         problem("term_months", (pl.col("_term") < 1) | (pl.col("_term") > 600), "must be between 1 and 600"),
@@ -182,18 +206,20 @@ def _validate(frame: pl.DataFrame, products: dict[str, Product], seen: set[str])
         problem("balances_as_of", pl.col("_as_of") < pl.col("_opened_on"), "is before opened_on"),
         problem("principal_balance", pl.col("_principal_balance") > pl.col("_principal"),
                 "is more than the principal lent"),
-        problem("national_id", is_cn & pl.col("national_id").is_not_null(),
-                checks.cn_national_id_problem("national_id", latest_birth=pl.col("_opened_on"))),
+        problem("national_id", is_cn & pl.col("national_id").is_not_null(), pl.col("_national_id_problem")),
         problem("email", pl.col("email").is_not_null()
-                & ~pl.col("email").str.strip_chars().str.contains(_EMAIL),
+                & ~pl.col(stripped("email")).str.contains(_EMAIL),
                 pl.lit("'") + pl.col("email") + pl.lit("' is not an email address")),
-        problem("account_id", pl.col("account_id").str.strip_chars().is_in(list(seen)),
+        problem("account_id", pl.col(stripped("account_id")).is_in(list(seen)),
                 "appears more than once; the first row was taken"),
-        problem("account_id", pl.col("account_id").str.strip_chars().is_duplicated()
-                & (pl.int_range(pl.len()).over(pl.col("account_id").str.strip_chars()) > 0),
+        problem("account_id", pl.col(stripped("account_id")).is_duplicated()
+                & (pl.int_range(pl.len()).over(pl.col(stripped("account_id"))) > 0),
                 "appears more than once; the first row was taken"),
     ]  # fmt: skip
-    frame = collect_problems(frame, [*column_problems(ACCOUNT_COLUMNS, frame.columns), *cross])
+    frame = collect_problems(
+        frame, [*column_problems(ACCOUNT_COLUMNS, frame.columns, use_stripped=True), *cross]
+    )
+    frame = frame.drop([stripped(c.name) for c in ACCOUNT_COLUMNS] + ["_national_id_problem"])
     phones = {}
     for name in ("mobile_phone", "home_phone", "work_phone", "emergency_contact_phone"):
         values, found = _phone_e164(frame, name)
@@ -273,6 +299,54 @@ def _schedule_json(items: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """One batch made ready for writing: its valid rows (typed, with schedule and row hashes)."""
+
+    good: pl.DataFrame
+    rows_read: int
+    rows_rejected: int
+
+
+def _prepare(batches: Iterator[Batch], products: dict[str, Product], sink: RejectSink) -> Iterator[_Prepared]:
+    """Validation, schedules and reconciliation of each batch; rejects go to ``sink``.
+
+    Pure work on the batch (no database): it runs one batch ahead of the writes, on another thread.
+    """
+    seen_accounts: set[str] = set()
+    for batch in batches:
+        sink.add_many(batch.problems)
+        frame = _validate(batch.frame, products, seen_accounts)
+        explicit, schedule_problems = _explicit_schedules(frame.filter(pl.col(PROBLEMS).list.len() == 0))
+        if schedule_problems:
+            bad = pl.DataFrame(
+                {ROW: list(schedule_problems), "_extra": list(schedule_problems.values())},
+                schema={ROW: pl.Int64, "_extra": pl.String},
+            )
+            frame = frame.join(bad, on=ROW, how="left").with_columns(
+                pl.when(pl.col("_extra").is_not_null())
+                .then(pl.col(PROBLEMS).list.concat(pl.concat_list("_extra")))
+                .otherwise(pl.col(PROBLEMS))
+                .alias(PROBLEMS)
+            )
+        frame, items = _reconcile(frame, explicit)
+        rejected = frame.filter(pl.col(PROBLEMS).list.len() > 0)
+        sink.add_frame(rejected.select(ROW, PROBLEMS))
+        good = frame.filter(pl.col(PROBLEMS).list.len() == 0).with_columns(
+            pl.col("account_id").str.strip_chars(), pl.col("debtor_id").str.strip_chars()
+        )
+        seen_accounts.update(good["account_id"].to_list())
+        good = good.join(_schedule_json(items), on=ROW, how="left").with_columns(
+            _row_hash([c.name for c in ACCOUNT_COLUMNS]).alias("_account_hash"),
+            _row_hash(list(DEBTOR_COLUMNS)).alias("_debtor_hash"),
+        )
+        yield _Prepared(
+            good=good,
+            rows_read=batch.frame.height + len(batch.problems),
+            rows_rejected=rejected.height + len(batch.problems),
+        )
+
+
 def import_accounts(
     *,
     engine: Engine,
@@ -282,44 +356,32 @@ def import_accounts(
     batch_rows: int = 20_000,
     progress: ProgressFn | None = None,
 ) -> ImportReport:
-    """Import an accounts file (see docs/data-formats.md). Returns counts and where rejects went."""
+    """Import an accounts file (see docs/data-formats.md). Returns counts and where rejects went.
+
+    Two stages overlap: while one batch is written, the next is read, validated and scheduled on a
+    second thread (Polars and SQLite both release the GIL for their heavy work). Only this thread
+    touches the database connection, and the whole file stays one transaction.
+    """
     batches = read_batches(path, required=REQUIRED, batch_rows=batch_rows)
     report = ImportReport(kind="accounts", source=str(path))
     sink = RejectSink(path)
-    seen_accounts: set[str] = set()
     seen_debtors: dict[str, int] = {}
     with UnitOfWork(engine) as uow:
         bulk.tune_for_bulk(uow.connection)
         ensure_builtin_products(uow.session, now=now)
         products = product_catalogue(uow.session)
-        for batch in batches:
-            sink.add_many(batch.problems)
-            report.rows_read += batch.frame.height + len(batch.problems)
-            frame = _validate(batch.frame, products, seen_accounts)
-            explicit, schedule_problems = _explicit_schedules(frame.filter(pl.col(PROBLEMS).list.len() == 0))
-            if schedule_problems:
-                bad = pl.DataFrame(
-                    {ROW: list(schedule_problems), "_extra": list(schedule_problems.values())},
-                    schema={ROW: pl.Int64, "_extra": pl.String},
-                )
-                frame = frame.join(bad, on=ROW, how="left").with_columns(
-                    pl.when(pl.col("_extra").is_not_null())
-                    .then(pl.col(PROBLEMS).list.concat(pl.concat_list("_extra")))
-                    .otherwise(pl.col(PROBLEMS))
-                    .alias(PROBLEMS)
-                )
-            frame, items = _reconcile(frame, explicit)
-            rejected = frame.filter(pl.col(PROBLEMS).list.len() > 0)
-            sink.add_frame(rejected.select(ROW, PROBLEMS))
-            report.rows_rejected += rejected.height + len(batch.problems)
-            good = frame.filter(pl.col(PROBLEMS).list.len() == 0).with_columns(
-                pl.col("account_id").str.strip_chars(), pl.col("debtor_id").str.strip_chars()
-            )
-            seen_accounts.update(good["account_id"].to_list())
-            good = good.join(_schedule_json(items), on=ROW, how="left")
-            _write(uow, good, report, seen_debtors, now=now)
-            if progress is not None:
-                progress(batch.frame.height + len(batch.problems))
+        # Tables empty before this import hold only rows it wrote, all known to it: no lookups there.
+        started_empty = {t for t in ("debtors", "accounts") if bulk.is_empty(uow.connection, t)}
+        with (
+            bulk.deferred_indexes(uow.connection, _LOADED_TABLES),
+            read_ahead(_prepare(batches, products, sink)) as prepared,
+        ):
+            for item in prepared:
+                report.rows_read += item.rows_read
+                report.rows_rejected += item.rows_rejected
+                _write(uow, item.good, report, seen_debtors, now=now, started_empty=started_empty)
+                if progress is not None:
+                    progress(item.rows_read)
         report.rejects_path = sink.finish()
         run = tables.ImportRun(
             kind="accounts", source=str(path), actor=actor, started_at=now, finished_at=now,
@@ -340,19 +402,34 @@ def import_accounts(
 
 
 def _existing(
-    conn: object, table: type[tables.Account] | type[tables.Debtor], ids: list[str]
+    conn: object,
+    table: type[tables.Account] | type[tables.Debtor],
+    ids: list[str],
+    started_empty: set[str] | frozenset[str] = frozenset(),
 ) -> pl.DataFrame:
+    """Stored id and row hash of each external id in ``ids`` that ``table`` holds.
+
+    A table in ``started_empty`` had no rows when the import began: whatever it holds now came from
+    earlier batches of this file, whose keys the caller has already set aside, so nothing is looked up.
+    """
     from sqlalchemy import Connection
 
     assert isinstance(conn, Connection)
     rows: list[tuple[str, int, str]] = []
-    if ids and bulk.is_empty(conn, str(table.__tablename__)):
+    name = str(table.__tablename__)
+    if ids and (name in started_empty or bulk.is_empty(conn, name)):
         ids = []  # a first import into an empty table: nothing to look up
-    for start in range(0, len(ids), 5000):
-        chunk = ids[start : start + 5000]
-        rows += conn.execute(
-            select(table.external_id, table.id, table.row_hash).where(table.external_id.in_(chunk))
-        ).all()
+    # Plain driver SQL: compiling an expanding IN of thousands of values costs more than the lookup.
+    if conn.dialect.name == "postgresql":
+        query = f"SELECT external_id, id, row_hash FROM {name} WHERE external_id = ANY(%(ids)s)"
+        for start in range(0, len(ids), 50_000):
+            rows += conn.exec_driver_sql(query, {"ids": ids[start : start + 50_000]}).all()
+    else:
+        for start in range(0, len(ids), 5000):
+            chunk = ids[start : start + 5000]
+            marks = ", ".join("?" * len(chunk))
+            query = f"SELECT external_id, id, row_hash FROM {name} WHERE external_id IN ({marks})"
+            rows += conn.exec_driver_sql(query, tuple(chunk)).all()
     return pl.DataFrame(rows, schema={"external_id": pl.String, "id": pl.Int64, "stored_hash": pl.String},
                         orient="row")  # fmt: skip
 
@@ -364,17 +441,14 @@ def _write(
     seen_debtors: dict[str, int],
     *,
     now: dt.datetime,
+    started_empty: set[str] | frozenset[str] = frozenset(),
 ) -> None:
     if good.height == 0:
         return
     conn = uow.connection
-    good = good.with_columns(
-        _row_hash([c.name for c in ACCOUNT_COLUMNS]).alias("_account_hash"),
-        _row_hash(list(DEBTOR_COLUMNS)).alias("_debtor_hash"),
-    )
-    debtor_ids = _write_debtors(conn, good, seen_debtors, now=now)
+    debtor_ids = _write_debtors(conn, good, seen_debtors, now=now, started_empty=started_empty)
     good = good.join(debtor_ids, left_on="debtor_id", right_on="external_id", how="left")
-    existing = _existing(conn, tables.Account, good["account_id"].to_list())
+    existing = _existing(conn, tables.Account, good["account_id"].to_list(), started_empty)
     good = good.join(existing, left_on="account_id", right_on="external_id", how="left")
     new = good.filter(pl.col("id").is_null())
     changed = good.filter(pl.col("id").is_not_null() & (pl.col("stored_hash") != pl.col("_account_hash")))
@@ -469,16 +543,21 @@ def _sync_entries(frame: pl.DataFrame, conn: object, *, now: dt.datetime) -> pl.
 
 
 def _write_debtors(
-    conn: object, good: pl.DataFrame, seen: dict[str, int], *, now: dt.datetime
+    conn: object,
+    good: pl.DataFrame,
+    seen: dict[str, int],
+    *,
+    now: dt.datetime,
+    started_empty: set[str] | frozenset[str] = frozenset(),
 ) -> pl.DataFrame:
     """Insert new debtors (first row of each in the file wins), update changed ones; returns ids."""
     from sqlalchemy import Connection
 
     assert isinstance(conn, Connection)
-    firsts = good.unique(subset="debtor_id", keep="first", maintain_order=True)
+    firsts = good.filter(pl.col("debtor_id").is_first_distinct())
     known = firsts.filter(pl.col("debtor_id").is_in(list(seen)))
     fresh = firsts.filter(~pl.col("debtor_id").is_in(list(seen)))
-    existing = _existing(conn, tables.Debtor, fresh["debtor_id"].to_list())
+    existing = _existing(conn, tables.Debtor, fresh["debtor_id"].to_list(), started_empty)
     fresh = fresh.join(existing, left_on="debtor_id", right_on="external_id", how="left")
     new = fresh.filter(pl.col("id").is_null())
     changed = fresh.filter(pl.col("id").is_not_null() & (pl.col("stored_hash") != pl.col("_debtor_hash")))

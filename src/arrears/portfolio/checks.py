@@ -3,6 +3,11 @@
 Every check is a Polars expression that yields a reason text where a row fails and null where it
 passes. :func:`collect_problems` gathers them into one list column, so a batch is validated in a few
 passes over its columns rather than a Python loop over rows.
+
+Polars evaluates an expression tree as written: a sub-expression used by several checks (a trimmed
+column, a parsed amount) is computed again for each use. The ``*_columns`` / ``*_problems`` /
+:func:`with_stripped` forms compute such intermediates once, as columns, and give the same values as
+the expression forms.
 """
 
 from __future__ import annotations
@@ -17,12 +22,16 @@ from arrears.portfolio.schema import ColumnSpec, ColumnType
 __all__ = [
     "PROBLEMS",
     "cn_national_id_problem",
+    "cn_national_id_problems",
     "collect_problems",
     "column_problems",
     "money_minor",
+    "money_minor_columns",
     "parse_date",
     "problem",
     "rate_parts",
+    "stripped",
+    "with_stripped",
 ]
 
 PROBLEMS = "_problems"
@@ -43,19 +52,38 @@ def parse_date(name: str) -> pl.Expr:
     return pl.col(name).str.strip_chars().str.to_date("%Y-%m-%d", strict=False)
 
 
-def column_problems(specs: Sequence[ColumnSpec], present: Iterable[str]) -> list[pl.Expr]:
-    """Per-column checks (presence, type, length, choices) from the column specifications."""
+def stripped(name: str) -> str:
+    """The name of the trimmed copy of column ``name`` added by :func:`with_stripped`."""
+    return f"_t_{name}"
+
+
+def with_stripped(frame: pl.DataFrame, names: Iterable[str]) -> pl.DataFrame:
+    """Add a trimmed copy of each text column in ``names`` that the frame has (see :func:`stripped`)."""
+    return frame.with_columns(
+        pl.col(n).str.strip_chars().alias(stripped(n)) for n in names if n in frame.columns
+    )
+
+
+def column_problems(
+    specs: Sequence[ColumnSpec], present: Iterable[str], *, use_stripped: bool = False
+) -> list[pl.Expr]:
+    """Per-column checks (presence, type, length, choices) from the column specifications.
+
+    With ``use_stripped`` the checks read the trimmed copies added by :func:`with_stripped` instead of
+    trimming each column again in every check (same results).
+    """
     present = set(present)
     out: list[pl.Expr] = []
     for spec in specs:
         if spec.name not in present:
             continue
         col = pl.col(spec.name)
-        blank = col.is_null() | (col.str.strip_chars() == "")
+        value = pl.col(stripped(spec.name)) if use_stripped else col.str.strip_chars()
+        # A trimmed null is null, so the trimmed copy alone tells blank from filled.
+        blank = value.is_null() | (value == "") if use_stripped else col.is_null() | (value == "")
         if spec.required:
             out.append(problem(spec.name, blank, "is required"))
         filled = ~blank
-        value = col.str.strip_chars()
         if spec.max_length:
             out.append(
                 problem(
@@ -94,7 +122,7 @@ def column_problems(specs: Sequence[ColumnSpec], present: Iterable[str]) -> list
             out.append(
                 problem(
                     spec.name,
-                    filled & parse_date(spec.name).is_null(),
+                    filled & value.str.to_date("%Y-%m-%d", strict=False).is_null(),
                     pl.lit("'") + value + pl.lit("' is not a date in the form YYYY-MM-DD"),
                 )
             )
@@ -129,6 +157,37 @@ def money_minor(name: str, exponent: pl.Expr) -> pl.Expr:
     scale = pl.lit(10, dtype=pl.Int64).pow(exponent.cast(pl.Int64))
     minor = whole.cast(pl.Int64, strict=False) * scale + padded.cast(pl.Int64, strict=False).fill_null(0)
     return pl.when(too_precise).then(None).otherwise(minor)
+
+
+def money_minor_columns(frame: pl.DataFrame, sources: Mapping[str, str], exponent: str) -> pl.DataFrame:
+    """Add integer minor-unit columns ``{output: text column}``: :func:`money_minor` of each text
+    with the exponent in column ``exponent``, every intermediate computed once."""
+    parts = {out: (f"{out}__text", f"{out}__whole", f"{out}__frac") for out in sources}
+    frame = frame.with_columns(
+        pl.col(source).str.strip_chars().str.replace_all(",", "").alias(parts[out][0])
+        for out, source in sources.items()
+    )
+    frame = frame.with_columns(
+        expr
+        for text, whole, frac in parts.values()
+        for expr in (
+            pl.col(text).str.extract(r"^(\d+)", 1).cast(pl.Int64, strict=False).alias(whole),
+            pl.col(text).str.extract(r"\.(\d+)$", 1).fill_null("").alias(frac),
+        )
+    )
+    exp = pl.col(exponent)
+    scale = pl.lit(10, dtype=pl.Int64).pow(exp.cast(pl.Int64))
+    frame = frame.with_columns(
+        pl.when(pl.col(frac).str.len_chars() > exp)
+        .then(None)
+        .otherwise(
+            pl.col(whole) * scale
+            + (pl.col(frac) + pl.lit("0000")).str.slice(0, exp).cast(pl.Int64, strict=False).fill_null(0)
+        )
+        .alias(out)
+        for out, (_text, whole, frac) in parts.items()
+    )
+    return frame.drop([name for names in parts.values() for name in names])
 
 
 def rate_parts(name: str) -> tuple[pl.Expr, pl.Expr]:
@@ -166,6 +225,39 @@ def cn_national_id_problem(name: str, *, latest_birth: pl.Expr) -> pl.Expr:
         .then(pl.lit("check digit is wrong; expected ") + expected)
         .otherwise(pl.lit(None, dtype=pl.String))
     )
+
+
+def cn_national_id_problems(frame: pl.DataFrame, name: str, *, latest_birth: str, out: str) -> pl.DataFrame:
+    """Add column ``out``: :func:`cn_national_id_problem` of column ``name`` with the latest birth date
+    in column ``latest_birth``, every intermediate computed once."""
+    value, digits, birth, last = (f"{out}__{part}" for part in ("value", "digits", "birth", "last"))
+    frame = frame.with_columns(pl.col(name).str.strip_chars().str.to_uppercase().alias(value))
+    text = pl.col(value)
+    frame = frame.with_columns(
+        # The seventeen digits as one integer (< 10**17 fits Int64): digits come out by arithmetic.
+        text.str.slice(0, 17).cast(pl.Int64, strict=False).alias(digits),
+        text.str.slice(6, 8).str.to_date("%Y%m%d", strict=False).alias(birth),
+        text.str.slice(17, 1).alias(last),
+    )
+    total = pl.sum_horizontal(
+        [(pl.col(digits) // 10 ** (16 - i)) % 10 * w for i, w in enumerate(_ID_WEIGHTS)]
+    )
+    expected = pl.lit(_ID_CHECK).str.slice(total % 11, 1)
+    frame = frame.with_columns(expected.alias(f"{out}__expected"))
+    expected = pl.col(f"{out}__expected")
+    frame = frame.with_columns(
+        pl.when(~text.str.contains(r"^\d{17}[\dX]$"))
+        .then(pl.lit("must be 18 characters: 17 digits and a check digit or X"))
+        .when(pl.col(birth).is_null())
+        .then(pl.lit("has no valid birth date in characters 7-14"))
+        .when(pl.col(birth) > pl.col(latest_birth))
+        .then(pl.lit("has a birth date after the loan was opened"))
+        .when(pl.col(last) != expected)
+        .then(pl.lit("check digit is wrong; expected ") + expected)
+        .otherwise(pl.lit(None, dtype=pl.String))
+        .alias(out)
+    )
+    return frame.drop(value, digits, birth, last, f"{out}__expected")
 
 
 def lookup(mapping: Mapping[str, object], key: pl.Expr, dtype: Any) -> pl.Expr:

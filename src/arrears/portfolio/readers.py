@@ -11,18 +11,23 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import queue
+import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import TypeVar
 
 import polars as pl
 
 from arrears.errors import FileFormatError
 
-__all__ = ["ROW", "Batch", "FileKind", "detect_kind", "read_batches"]
+__all__ = ["ROW", "Batch", "FileKind", "detect_kind", "read_ahead", "read_batches"]
 
 ROW = "_row"
+T = TypeVar("T")
 
 
 class FileKind(StrEnum):
@@ -165,3 +170,56 @@ def _strict_frame(rows: list[list[str | None]], columns: list[str]) -> pl.DataFr
     schema = {ROW: pl.String, **{c: pl.String for c in columns}}
     frame = pl.DataFrame(rows, schema=schema, orient="row")
     return frame.with_columns(pl.col(ROW).cast(pl.Int64))
+
+
+@contextmanager
+def read_ahead(items: Iterator[T], *, depth: int = 1) -> Iterator[Iterator[T]]:
+    """Run ``items`` on a worker thread, at most ``depth`` items ahead of the consumer.
+
+    The consumer gets the same items in the same order; an exception raised while producing is raised
+    again in the consumer at the point it would have surfaced. Leaving the block (normally or by an
+    exception) stops the producer and waits for it, so no work outlives the caller's transaction.
+    """
+    handoff: queue.Queue[tuple[bool, object]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(entry: tuple[bool, object]) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(entry, timeout=0.05)
+            except queue.Full:
+                continue
+            return True
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not offer((True, item)):
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            offer((False, exc))
+        else:
+            offer((False, None))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    def consume() -> Iterator[T]:
+        while True:
+            ok, value = handoff.get()
+            if ok:
+                yield value  # type: ignore[misc]
+            elif value is None:
+                return
+            else:
+                raise value  # type: ignore[misc]
+
+    worker = threading.Thread(target=produce, name="arrears-read-ahead", daemon=True)
+    worker.start()
+    try:
+        yield consume()
+    finally:
+        stop.set()
+        worker.join()

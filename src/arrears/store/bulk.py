@@ -8,18 +8,20 @@ SQLite) so that child rows can be written in the same pass without reading ids b
 from __future__ import annotations
 
 import io
-import itertools
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import polars as pl
 from sqlalchemy import JSON, Connection, Table, bindparam, update
 
-__all__ = ["allocate_ids", "insert_frame", "is_empty", "tune_for_bulk", "update_rows"]
+__all__ = ["allocate_ids", "deferred_indexes", "insert_frame", "is_empty", "tune_for_bulk", "update_rows"]
 
 _SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%6f"
 _SQLITE_MAX_VARIABLES = 32_000  # SQLite >= 3.32 allows 32,766 bound parameters per statement
+_SQLITE_ROWS_PER_STATEMENT = 500
+_FOLD_CONSTANTS_FROM = 64  # rows; below this, checking columns for one repeated value is not worth it
 
 
 def allocate_ids(conn: Connection, table: str, count: int) -> pl.Series:
@@ -27,10 +29,18 @@ def allocate_ids(conn: Connection, table: str, count: int) -> pl.Series:
     if count == 0:
         return pl.Series("id", [], dtype=pl.Int64)
     if conn.dialect.name == "postgresql":
-        raw = conn.exec_driver_sql(
-            f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, {int(count)})"
-        ).fetchall()
-        return pl.Series("id", sorted(r[0] for r in raw), dtype=pl.Int64)
+        # One nextval per id keeps concurrent writers safe; only the range comes back when it is
+        # contiguous (no other session drew from the sequence meanwhile), else every value, in order.
+        low, high, values = conn.exec_driver_sql(
+            "WITH drawn AS (SELECT nextval(pg_get_serial_sequence(%(table)s, 'id')) AS v "
+            "FROM generate_series(1, %(count)s)) "
+            "SELECT min(v), max(v), CASE WHEN max(v) - min(v) + 1 = count(*) THEN NULL "
+            "ELSE array_agg(v ORDER BY v) END FROM drawn",
+            {"table": table, "count": int(count)},
+        ).one()
+        if values is None:
+            return pl.Series("id", range(int(low), int(high) + 1), dtype=pl.Int64)
+        return pl.Series("id", values, dtype=pl.Int64)
     start = conn.exec_driver_sql(f"SELECT COALESCE(MAX(id), 0) FROM {table}").scalar_one()
     return pl.Series("id", range(int(start) + 1, int(start) + 1 + count), dtype=pl.Int64)
 
@@ -49,6 +59,39 @@ def tune_for_bulk(conn: Connection) -> None:
 def is_empty(conn: Connection, table: str) -> bool:
     """Whether ``table`` has no rows (one index probe, so existence lookups can be skipped)."""
     return conn.exec_driver_sql(f"SELECT 1 FROM {table} LIMIT 1").first() is None
+
+
+@contextmanager
+def deferred_indexes(conn: Connection, tables: Sequence[str]) -> Iterator[list[str]]:
+    """Build the secondary indexes of tables that start empty once, after a bulk load (SQLite only).
+
+    Inside the caller's transaction, the non-unique indexes of each table in ``tables`` that has no
+    rows yet are dropped and, when the block ends normally, created again from their stored
+    definitions: one sorted build instead of an index insert per row (keys such as lookup hashes
+    arrive in random order). Unique constraints stay in force throughout. SQLite's DDL is
+    transactional, so a rollback restores the indexes as they were, and the write lock the unit of
+    work holds keeps other writers out; readers keep their snapshot. PostgreSQL is left alone (a
+    dropped index would lock the table against readers until commit). Yields the dropped index names.
+    """
+    if conn.dialect.name != "sqlite":
+        yield []
+        return
+    dropped: list[tuple[str, str]] = []
+    for table in tables:
+        if not is_empty(conn, table):
+            continue
+        rows = conn.exec_driver_sql(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+            (table,),
+        ).all()
+        for name, sql in rows:
+            if sql.lstrip().upper().startswith("CREATE INDEX"):
+                dropped.append((name, sql))
+    for name, _sql in dropped:
+        conn.exec_driver_sql(f'DROP INDEX "{name}"')
+    yield [name for name, _sql in dropped]
+    for _name, sql in dropped:
+        conn.exec_driver_sql(sql)
 
 
 def _prepare_sqlite(df: pl.DataFrame) -> pl.DataFrame:
@@ -92,28 +135,62 @@ def insert_frame(conn: Connection, table: str, df: pl.DataFrame) -> int:
         ):
             copy.write(buffer.getvalue())
         return df.height
-    # Many rows per INSERT statement: far fewer calls into SQLite than one execution per row.
-    width = len(df.columns)
-    per_statement = max(1, min(500, _SQLITE_MAX_VARIABLES // width))
-    row_sql = "(" + ", ".join("?" for _ in df.columns) + ")"
-    full_sql = f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([row_sql] * per_statement)
+    _insert_sqlite(raw, table, df)
+    return df.height
+
+
+def _is_constant(column: pl.Series) -> bool:
+    """Whether every value of ``column`` is the same (all null counts as the same)."""
+    nulls = column.null_count()
+    if nulls == column.len():
+        return True
+    dtype = column.dtype
+    if nulls or not (dtype.is_numeric() or dtype.is_temporal() or dtype in (pl.String, pl.Boolean)):
+        return False
+    return bool(column[0] == column[-1]) and column.n_unique() == 1
+
+
+def _insert_sqlite(raw: Any, table: str, df: pl.DataFrame) -> None:
+    """Multi-row INSERT statements over values converted column by column.
+
+    A column holding one value in every row (a timestamp, a kind, a null) is bound once per statement
+    instead of once per row: ``INSERT ... SELECT column1, ?, ... FROM (VALUES (...), ...)``. Either way
+    SQLite applies the table's column affinity to the same bound Python values.
+    """
+    varying = list(df.columns)
+    constants: dict[str, Any] = {}
+    if df.height >= _FOLD_CONSTANTS_FROM:
+        same = [name for name in df.columns if _is_constant(df[name])]
+        if len(same) < len(varying):
+            varying = [name for name in varying if name not in same]
+            constants = _prepare_sqlite(df.head(1).select(same)).row(0, named=True) if same else {}
+    df = _prepare_sqlite(df.select(varying))
+    width = len(varying)
+    per_statement = max(1, min(_SQLITE_ROWS_PER_STATEMENT, (_SQLITE_MAX_VARIABLES - len(constants)) // width))
+    names = ", ".join([*varying, *constants])
+    row_sql = "(" + ", ".join("?" for _ in varying) + ")"
+    if constants:
+        picked = ", ".join([*(f"column{i}" for i in range(1, width + 1)), *("?" for _ in constants)])
+        head = f"INSERT INTO {table} ({names}) SELECT {picked} FROM (VALUES "
+        tail = ")"
+    else:
+        head, tail = f"INSERT INTO {table} ({names}) VALUES ", ""
+    fixed = list(constants.values())
+    # Row-major flat values built by strided slice assignment: one Python list per column, no tuples.
+    flat: list[Any] = [None] * (df.height * width)
+    for offset, name in enumerate(varying):
+        flat[offset::width] = df[name].to_list()
+    full_sql = head + ", ".join([row_sql] * per_statement) + tail
+    step = per_statement * width
     cursor = raw.cursor()
     try:
-        # One conversion to Python tuples for the whole frame, then flat slices per statement.
-        flat = list(itertools.chain.from_iterable(_prepare_sqlite(df).rows()))
-        step = per_statement * width
         for start in range(0, len(flat), step):
             values = flat[start : start + step]
             height = len(values) // width
-            sql = (
-                full_sql
-                if height == per_statement
-                else (f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([row_sql] * height))
-            )
-            cursor.execute(sql, values)
+            sql = full_sql if height == per_statement else head + ", ".join([row_sql] * height) + tail
+            cursor.execute(sql, fixed + values if fixed else values)
     finally:
         cursor.close()
-    return df.height
 
 
 def update_rows(conn: Connection, table: Table, key: str, df: pl.DataFrame) -> int:

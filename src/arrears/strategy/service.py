@@ -7,11 +7,14 @@ through :func:`arrears.audit.log.record_event` in the same transaction.
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import ARRAY, BigInteger, Engine, String, any_, bindparam, func, select, type_coerce, update
 from sqlalchemy.orm import Session
 
 from arrears.audit.log import record_event
@@ -33,7 +36,10 @@ __all__ = [
     "account_features",
     "active_strategy",
     "count_versions",
+    "date_as_read",
+    "dates_parsed",
     "features_from_positions",
+    "in_ids",
     "plan_day",
     "publish_strategy",
     "record_day",
@@ -83,42 +89,83 @@ def account_features(engine: Engine, as_of: dt.date) -> pl.DataFrame:
         return features_from_positions(conn, frame, as_of=as_of)
 
 
-def features_from_positions(conn: Any, frame: pl.DataFrame, *, as_of: dt.date) -> pl.DataFrame:
+def in_ids(conn: Any, column: Any, ids: Sequence[int]) -> Any:
+    """``column IN ids`` with the whole list as one parameter, however long it is.
+
+    A JSON array read by ``json_each`` on SQLite, an array compared with ``= ANY`` on PostgreSQL:
+    one statement instead of chunks of thousands of bound values, which cost more to compile and
+    parse than to run.
+    """
+    values = [int(i) for i in ids]
+    if conn.dialect.name == "sqlite":
+        listed = func.json_each(bindparam(None, json.dumps(values), type_=String)).table_valued("value")
+        return column.in_(select(listed.c.value))
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(BigInteger)))
+    return column.in_(values)
+
+
+def date_as_read(conn: Any, column: Any) -> Any:
+    """A date column to read into Polars: on SQLite the stored ISO text (``YYYY-MM-DD``), which
+    :func:`dates_parsed` turns into dates over the whole column instead of row by row; elsewhere
+    the column itself (the driver returns dates)."""
+    if conn.dialect.name == "sqlite":
+        return type_coerce(column, String).label(column.key)
+    return column
+
+
+def dates_parsed(frame: pl.DataFrame, *names: str) -> pl.DataFrame:
+    """``frame`` with the named columns read by :func:`date_as_read` as dates."""
+    return frame.with_columns(
+        pl.col(n).str.to_date("%Y-%m-%d") if frame.schema[n] == pl.String else pl.col(n).cast(pl.Date)
+        for n in names
+    )
+
+
+def features_from_positions(
+    conn: Any, frame: pl.DataFrame, *, as_of: dt.date, accounts: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """Strategy features for the accounts in ``frame``.
 
     ``frame`` holds account_id, dpd, bucket, total_minor, overdue_minor, product_code, currency and
     oldest_unpaid_due_on (what :func:`portfolio_frame` and the daily cycle's positions provide).
+    ``accounts`` (account_id, first_due_on, language, jurisdiction), when the caller read them with
+    the positions, spares reading them again.
     """
     a, d, p = core.Account, core.Debtor, core.Payment
     ids = frame.get_column("account_id").to_list()
     extra_rows: list[Any] = []
     paid_rows: list[Any] = []
-    for start in range(0, len(ids), 20_000):
-        chunk = ids[start : start + 20_000]
-        extra_rows += conn.execute(
-            select(a.id, a.first_due_on, d.language, d.jurisdiction)
-            .join(d, d.id == a.debtor_id)
-            .where(a.id.in_(chunk))
-        ).all()
+    if ids:
+        if accounts is None:
+            extra_rows += conn.execute(
+                select(a.id, a.first_due_on, d.language, d.jurisdiction)
+                .join(d, d.id == a.debtor_id)
+                .where(in_ids(conn, a.id, ids))
+            ).all()
         paid_rows += conn.execute(
             select(p.account_id)
             .where(
-                p.account_id.in_(chunk),
+                in_ids(conn, p.account_id, ids),
                 p.status == "posted",
                 p.received_on > as_of - dt.timedelta(days=30),
                 p.received_on <= as_of,
             )
             .group_by(p.account_id)
         ).all()
-    extra = pl.DataFrame(
-        extra_rows,
-        schema={
-            "account_id": pl.Int64,
-            "first_due_on": pl.Date,
-            "language": pl.String,
-            "jurisdiction": pl.String,
-        },
-        orient="row",
+    extra = (
+        accounts.select("account_id", "first_due_on", "language", "jurisdiction")
+        if accounts is not None
+        else pl.DataFrame(
+            extra_rows,
+            schema={
+                "account_id": pl.Int64,
+                "first_due_on": pl.Date,
+                "language": pl.String,
+                "jurisdiction": pl.String,
+            },
+            orient="row",
+        )
     )
     paid = pl.DataFrame(paid_rows, schema={"account_id": pl.Int64}, orient="row").with_columns(
         pl.lit(True).alias("paid_last_30d")
@@ -148,6 +195,12 @@ def features_from_positions(conn: Any, frame: pl.DataFrame, *, as_of: dt.date) -
         .sort("account_id")
     )
     return with_feature_defaults(features)
+
+
+@lru_cache(maxsize=16)
+def _checked(text: str, fmt: str, source: str) -> Strategy:
+    """A published version's strategy, checked once per process (the text of a version never changes)."""
+    return _check_or_refuse(text, fmt, source)
 
 
 def _check_or_refuse(text: str, fmt: str, source: str) -> Strategy:
@@ -230,7 +283,7 @@ def active_strategy(session: Session, *, strategy_id: str) -> tuple[int, Strateg
             f"no published strategy {strategy_id!r}; publish one with `arrears strategy publish FILE`",
             strategy=strategy_id,
         )
-    return row.id, _check_or_refuse(row.source, row.format, f"{strategy_id} v{row.number}")
+    return row.id, _checked(row.source, row.format, f"{strategy_id} v{row.number}")
 
 
 def _scoped(query: Any, column: Any, scope: tuple[int, int] | None) -> Any:
@@ -246,20 +299,18 @@ def segment_entries_open(
 ) -> pl.DataFrame:
     """Open segment entries (account_id, _open_segment, _entered_on), optionally of one partition."""
     e = SegmentEntry
-    rows = session.execute(
+    conn = session.connection()
+    rows = conn.execute(
         _scoped(
-            select(e.account_id, e.segment_id, e.entered_on).where(
+            select(e.account_id, e.segment_id, date_as_read(conn, e.entered_on)).where(
                 e.strategy_id == strategy_id, e.left_on.is_(None)
             ),
             e.account_id,
             scope,
         )
     ).all()
-    return pl.DataFrame(
-        rows,
-        schema={"account_id": pl.Int64, "_open_segment": pl.String, "_entered_on": pl.Date},
-        orient="row",
-    )
+    frame = pl.DataFrame(rows, schema=["account_id", "_open_segment", "_entered_on"], orient="row")
+    return dates_parsed(frame.cast({"account_id": pl.Int64, "_open_segment": pl.String}), "_entered_on")
 
 
 def recorded_assignments(session: Session, scope: tuple[int, int] | None = None) -> pl.DataFrame:
@@ -324,15 +375,18 @@ def record_day(
     actor: str,
     now: dt.datetime,
     scope: tuple[int, int] | None = None,
+    open_entries: pl.DataFrame | None = None,
 ) -> dict[str, int]:
     """Write the day's segment moves and new experiment assignments in bulk, with one audit event.
 
     Idempotent for a date: entries already open in the same segment and assignments already recorded
     are left alone, so a rerun writes nothing new. ``scope`` (partition, partitions) limits the run
-    to one partition of the accounts: entries of other partitions are left alone.
+    to one partition of the accounts: entries of other partitions are left alone. ``open_entries``
+    (as :func:`segment_entries_open` returns them for the same strategy and scope, read in this
+    transaction) spares reading them again.
     """
     conn = session.connection()
-    current = segment_entries_open(session, strategy_id, scope)
+    current = segment_entries_open(session, strategy_id, scope) if open_entries is None else open_entries
     accounts = plan.accounts.select("account_id", "segment", "experiment", "variant", "is_control")
     moved = accounts.join(current, on="account_id", how="left").filter(
         pl.col("_open_segment").is_null() | (pl.col("_open_segment") != pl.col("segment"))

@@ -9,7 +9,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from arrears.domain.identity import cn_national_id_check_digit, is_valid_cn_national_id
-from arrears.portfolio.checks import cn_national_id_problem, money_minor, rate_parts
+from arrears.portfolio.checks import (
+    PROBLEMS,
+    cn_national_id_problem,
+    cn_national_id_problems,
+    collect_problems,
+    column_problems,
+    money_minor,
+    money_minor_columns,
+    rate_parts,
+    stripped,
+    with_stripped,
+)
+from arrears.portfolio.schema import ACCOUNT_COLUMNS
 
 
 def test_money_text_to_minor_units_exactly() -> None:
@@ -67,3 +79,54 @@ def test_national_id_reasons() -> None:
         "has no valid birth date in characters 7-14",
         "has a birth date after the loan was opened",
     ]
+
+
+money_texts = st.one_of(
+    st.from_regex(r"\A\s?\d{0,16}(,\d{3})*(\.\d{0,6})?\s?\Z", fullmatch=True),
+    st.sampled_from(
+        ["", " ", "1.2.3", "12abc", ".5", "5.", "1,,0", "abc", "-5", "99999999999999999999", "0.0"]
+    ),
+    st.text(alphabet="0123456789.,- x", max_size=12),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.one_of(st.none(), money_texts), st.sampled_from([0, 2, 3])), min_size=1))
+def test_money_minor_columns_equal_the_expression_form(rows: list[tuple[str | None, int]]) -> None:
+    frame = pl.DataFrame(rows, schema={"m": pl.String, "e": pl.Int32}, orient="row")
+    expected = frame.select(money_minor("m", pl.col("e")).alias("x"))["x"]
+    got = money_minor_columns(frame, {"x": "m"}, "e")
+    assert got.columns == ["m", "e", "x"]
+    assert got["x"].to_list() == expected.to_list()
+
+
+id_texts = st.one_of(
+    ids.flatmap(lambda first17: st.sampled_from([first17 + c for c in "0123456789Xx"])),
+    st.sampled_from(
+        ["", " 11010519491231002X ", "1101051949123100", "110105194913310021", "ABCDEFGHIJKLMNOPQR"]
+    ),
+    st.text(alphabet="0123456789X ", max_size=20),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.one_of(st.none(), id_texts), st.dates()), min_size=1))
+def test_national_id_problems_equal_the_expression_form(rows: list[tuple[str | None, dt.date]]) -> None:
+    frame = pl.DataFrame(rows, schema={"id": pl.String, "latest": pl.Date}, orient="row")
+    expected = frame.select(cn_national_id_problem("id", latest_birth=pl.col("latest")).alias("p"))["p"]
+    got = cn_national_id_problems(frame, "id", latest_birth="latest", out="p")
+    assert got.columns == ["id", "latest", "p"]
+    assert got["p"].to_list() == expected.to_list()
+
+
+def test_column_problems_on_trimmed_copies_equal_the_plain_form() -> None:
+    values = [None, "", "  ", " 12 ", "12.5", "x", "2026-02-30", " 2026-01-31 ", "zh", " en ", "fr", "a" * 70]
+    frame = pl.DataFrame(
+        {spec.name: values for spec in ACCOUNT_COLUMNS}, schema={s.name: pl.String for s in ACCOUNT_COLUMNS}
+    )
+    plain = collect_problems(frame, column_problems(ACCOUNT_COLUMNS, frame.columns))
+    trimmed = with_stripped(frame, frame.columns)
+    assert trimmed[stripped("debtor_id")].to_list()[3] == "12"
+    fast = collect_problems(trimmed, column_problems(ACCOUNT_COLUMNS, frame.columns, use_stripped=True))
+    assert fast[PROBLEMS].to_list() == plain[PROBLEMS].to_list()
+    assert sum(len(p) for p in plain[PROBLEMS].to_list()) > len(values)

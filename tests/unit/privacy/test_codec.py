@@ -71,7 +71,9 @@ def test_refusing_codec_refuses_and_lets_empty_columns_through() -> None:
     assert codec.seal_column(PersonalKind.NAME, empty).to_list() == [None, None]
 
 
-def test_bootstrap_rule(ring: KeyRing, tmp_path: Path) -> None:
+def test_bootstrap_rule(ring: KeyRing, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Settings() reads the environment: a developer's exported plaintext switch must not change the rule.
+    monkeypatch.delenv("ARREARS_ALLOW_PLAINTEXT_PERSONAL_DATA", raising=False)
     before = personal.codec()
     try:
         keys = tmp_path / "keys.json"

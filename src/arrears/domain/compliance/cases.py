@@ -22,15 +22,17 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any, cast, overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import polars as pl
 
 from arrears.domain.compliance.context import phone_region_of, zones_from_parts
 from arrears.domain.compliance.enums import ContactKind, Place, Role
 from arrears.domain.compliance.models import Debt, Debtor, Person
-from arrears.domain.compliance.zones import DayWindow, day_window, zones_for_phone
+from arrears.domain.compliance.zones import DayWindow, day_window, zones_for_phone, zones_for_phone_column
 
-__all__ = ["CaseColumns", "quiet_key", "read_cases"]
+__all__ = ["CaseColumns", "CaseTable", "quiet_key", "read_case_table", "read_cases"]
 
 _DEBTOR_KEYS = frozenset({"id", "jurisdiction", "timezone", "address", "contact_points", "flags"})
 _ADDRESS_KEYS = frozenset({"country", "region", "city", "postal_code"})
@@ -466,3 +468,207 @@ def read_cases(cases: Sequence[Any]) -> CaseColumns:
     # Rare: some string has surrounding whitespace; read again, checking each string, so that
     # only the cases holding one go to the full validation.
     return _read(cases, careful=True)[0]
+
+
+# Every character ``str.isspace`` (hence pydantic's whitespace stripping) treats as whitespace.
+_SPACE_CLASS = "".join(
+    f"\\x{{{code:x}}}" for code in range(0x110000) if chr(code).isspace()
+)  # fmt: skip
+_EDGE_SPACE = f"^[{_SPACE_CLASS}]|[{_SPACE_CLASS}]$"
+
+
+def _clean(column: str) -> pl.Expr:
+    """A string the models would keep unchanged (null counts as clean: the caller decides)."""
+    return ~pl.col(column).str.contains(_EDGE_SPACE).fill_null(False)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CaseTable(Sequence[Mapping[str, Any]]):
+    """The batch form's cases as columns, for callers that hold them as tables (the daily cycle).
+
+    ``debtors``: one row per case, in case order: ``debtor_id``, ``jurisdiction``, ``timezone``,
+    ``country``, ``region``, ``city`` (strings, nullable but the first two). ``points``: the
+    debtor's contact points, in order: ``debtor_id``, ``id``, ``kind``, ``place``, ``value``.
+    ``debts``: ``debtor_id``, ``id`` and, when disputed, ``dispute_received_at`` (an aware
+    instant) and ``dispute_in_writing``. ``flags``: the debtor's flags mapping, by debtor id, for
+    the debtors that have any. Indexing gives the mapping of one case, exactly as
+    :func:`arrears.compliance.check_batch` reads it: ``{"debtor": {..., "address": {...},
+    "contact_points": [...], "flags": {...}}, "debts": [...]}``.
+    """
+
+    debtors: pl.DataFrame
+    points: pl.DataFrame
+    debts: pl.DataFrame
+    flags: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return self.debtors.height
+
+    @overload
+    def __getitem__(self, index: int) -> Mapping[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Mapping[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> Mapping[str, Any] | Sequence[Mapping[str, Any]]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        debtor_id, jurisdiction, timezone, country, region, city = self.debtors.select(
+            "debtor_id", "jurisdiction", "timezone", "country", "region", "city"
+        ).row(index)
+        points = self.points.filter(pl.col("debtor_id") == debtor_id)
+        owed = self.debts.filter(pl.col("debtor_id") == debtor_id)
+        debts: list[dict[str, Any]] = []
+        for row in owed.iter_rows(named=True):
+            debt: dict[str, Any] = {"id": row["id"]}
+            if row.get("dispute_received_at") is not None:
+                debt["dispute"] = {
+                    "received_at": row["dispute_received_at"].astimezone(dt.UTC).isoformat(),
+                    "in_writing": bool(row["dispute_in_writing"]),
+                }
+            debts.append(debt)
+        return {
+            "debtor": {
+                "id": debtor_id,
+                "jurisdiction": jurisdiction,
+                "timezone": timezone,
+                "address": {"country": country, "region": region, "city": city},
+                "contact_points": [
+                    {"id": i, "kind": k, "place": p, "value": v}
+                    for i, k, p, v in points.select("id", "kind", "place", "value").iter_rows()
+                ],
+                "flags": dict(self.flags.get(debtor_id, {})),
+            },
+            "debts": debts,
+        }
+
+
+def read_case_table(table: CaseTable) -> CaseColumns:
+    """:func:`read_cases` for a :class:`CaseTable`: the common shape read over whole columns.
+
+    A case is read over columns when it has no flags and no disputed debt and every value passes
+    the reader's checks (exact strings without surrounding whitespace, a jurisdiction matching the
+    model's pattern, a zone ``zoneinfo`` knows, known contact kinds and places); the phone numbers'
+    zones are resolved over the whole column. Every other case goes through the mapping reader
+    (its mapping built from the table), and from there, if need be, to the full validation. The
+    columns are those :func:`read_cases` gives for the same cases (a tested property).
+    """
+    text = pl.String
+    debtors = (
+        table.debtors.cast(
+            {c: text for c in ("debtor_id", "jurisdiction", "timezone", "country", "region", "city")}
+        )
+        .with_row_index("_case")
+        .with_columns(pl.col("_case").cast(pl.Int64))
+    )
+    cases = debtors.select("debtor_id", "_case")
+    points = table.points.cast({c: text for c in ("debtor_id", "id", "kind", "place", "value")}).join(
+        cases, on="debtor_id", how="left", maintain_order="left"
+    )
+    debts = table.debts.cast({"debtor_id": text, "id": text}).join(
+        cases, on="debtor_id", how="left", maintain_order="left"
+    )
+    zones_ok = {name: _zone_ok(name) for name in debtors["timezone"].drop_nulls().unique().to_list()}
+    bad_points = points.filter(
+        ~(
+            pl.col("kind").is_in(list(_KINDS)).fill_null(False)
+            & pl.col("place").is_in(list(_PLACES)).fill_null(False)
+            & pl.col("id").is_not_null()
+            & pl.col("value").is_not_null()
+            & _clean("id")
+            & _clean("value")
+        )
+    )["_case"]
+    has_dispute = (
+        pl.col("dispute_received_at").is_not_null()
+        if "dispute_received_at" in debts.columns
+        else pl.lit(False)
+    )
+    bad_debts = debts.filter(~(pl.col("id").is_not_null() & _clean("id")) | has_dispute)["_case"]
+    flagged = [debtor_id for debtor_id, flags in table.flags.items() if flags]
+    plain = debtors.filter(
+        pl.col("debtor_id").is_not_null()
+        & _clean("debtor_id")
+        & pl.col("jurisdiction").str.contains(f"^(?:{_JURISDICTION.pattern})$").fill_null(False)
+        & (
+            pl.col("timezone").is_null()
+            | pl.col("timezone").replace_strict(zones_ok, default=False, return_dtype=pl.Boolean)
+        )
+        & _clean("country")
+        & _clean("region")
+        & _clean("city")
+        & ~pl.col("_case").is_in(bad_points.implode())
+        & ~pl.col("_case").is_in(bad_debts.implode())
+        & ~pl.col("debtor_id").is_in(pl.Series(flagged, dtype=pl.String).implode())
+    )
+    out = CaseColumns()
+    # Zones: each phone number in the region the engine reads it in, over the whole column.
+    regions = {
+        (j, c): phone_region_of(j, c) for j, c in plain.select("jurisdiction", "country").unique().iter_rows()
+    }
+    plain = plain.with_columns(
+        pl.Series(
+            "_phone_region",
+            [regions[pair] for pair in zip(plain["jurisdiction"], plain["country"], strict=True)],
+            dtype=pl.String,
+        )
+    )
+    plain_points = points.join(
+        plain.select("_case", "_phone_region"), on="_case", how="inner", maintain_order="left"
+    )
+    phones = plain_points.filter(pl.col("kind") == _PHONE)
+    phones = phones.with_columns(
+        zones_for_phone_column(phones["value"], phones["_phone_region"]).alias("_zones")
+    )
+    phone_keys = phones.group_by("_case", maintain_order=True).agg(
+        pl.len().alias("_n"), pl.col("_zones").list.join("\x1f").str.join("\x1e").alias("_joined")
+    )  # fmt: skip
+    facts = plain.join(phone_keys, on="_case", how="left", maintain_order="left").with_columns(
+        pl.format("{}:{}", pl.col("_n").fill_null(0), pl.col("_joined").fill_null("")).alias("_phones")
+    )
+    keyed: dict[tuple[Any, ...], tuple[str, str]] = {}
+    for j, tz, country, region, phones_key in (
+        facts.select("jurisdiction", "timezone", "country", "region", "_phones").unique().iter_rows()
+    ):
+        count, joined = phones_key.split(":", 1)
+        phone_zones = (
+            tuple(tuple(part.split("\x1f")) if part else () for part in joined.split("\x1e"))
+            if int(count)
+            else ()
+        )
+        zones, primary = zones_from_parts(j, tz, country, region, None, phone_zones)
+        key = "\x1f".join(zones)
+        out.zone_sets[key] = zones
+        keyed[(j, tz, country, region, phones_key)] = (key, primary)
+    zkeys = [
+        keyed[facts_row]
+        for facts_row in facts.select("jurisdiction", "timezone", "country", "region", "_phones").iter_rows()
+    ]
+    n = facts.height
+    out.case_index = facts["_case"].to_list()
+    out.debtor_id = facts["debtor_id"].to_list()
+    out.jurisdiction = facts["jurisdiction"].to_list()
+    out.zkey = [k for k, _ in zkeys]
+    out.primary = [p for _, p in zkeys]
+    out.plain = [True] * n
+    out.deceased = [False] * n
+    out.quiet = [None] * n
+    out.person_debtor = list(out.debtor_id)
+    out.person_id = list(out.debtor_id)
+    out.person_role = [_DEBTOR] * n
+    out.point_debtor = plain_points["debtor_id"].to_list()
+    out.point_person = list(out.point_debtor)
+    out.point_id = plain_points["id"].to_list()
+    out.point_kind = plain_points["kind"].to_list()
+    out.point_place = plain_points["place"].to_list()
+    plain_debts = debts.join(plain.select("_case"), on="_case", how="semi", maintain_order="left")
+    out.debt_debtor = plain_debts["debtor_id"].to_list()
+    out.debt_id = plain_debts["id"].to_list()
+    # The other cases through the mapping reader, string by string.
+    reader = _Reader(out, careful=True)
+    for index in debtors.join(plain.select("_case"), on="_case", how="anti")["_case"].to_list():
+        try:
+            reader.read(index, table[index])
+        except _NotPlain:
+            out.fallback.append(index)
+    return out

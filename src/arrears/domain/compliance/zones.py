@@ -14,10 +14,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import phonenumbers
+import polars as pl
 from phonenumbers import timezone as phone_timezone
+from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 
 __all__ = [
     "UTC",
@@ -29,6 +32,7 @@ __all__ = [
     "zone",
     "zones_for_address",
     "zones_for_phone",
+    "zones_for_phone_column",
 ]
 
 UTC = dt.UTC
@@ -257,3 +261,163 @@ def next_open(
         if end > instant:
             return max(start, instant)
     return None
+
+
+# ``+`` and the country code and number in ASCII digits: the form numbers are stored in. For these
+# the default region plays no part in parsing, so the zones follow from the digits alone.
+_E164_DIGITS = r"^\+[1-9][0-9]{3,19}$"
+
+
+@lru_cache(maxsize=1)
+def _timezone_prefixes() -> tuple[dict[int, dict[str, int]], list[tuple[str, ...]]]:
+    """``phonenumbers``' prefix-to-zones table as {prefix length: {prefix: index}} and the zone lists."""
+    lists: list[tuple[str, ...]] = []
+    index_of: dict[tuple[str, ...], int] = {}
+    by_length: dict[int, dict[str, int]] = {}
+    for prefix, zones in TIMEZONE_DATA.items():
+        key = tuple(zones)
+        if key not in index_of:
+            index_of[key] = len(lists)
+            lists.append(key)
+        by_length.setdefault(len(prefix), {})[prefix] = index_of[key]
+    return by_length, lists
+
+
+def _desc_matches(number: pl.Expr, desc: object) -> pl.Expr:
+    """``phonenumbers``' ``_is_number_matching_desc``: a possible length and a full match of the pattern."""
+    pattern = getattr(desc, "national_number_pattern", None) if desc is not None else None
+    if not pattern:
+        return pl.lit(False)
+    lengths = tuple(getattr(desc, "possible_length", ()) or ())
+    full = number.str.contains(f"^(?:{pattern})$")
+    return number.str.len_chars().is_in(list(lengths)) & full if lengths else full
+
+
+def _country_level_zones(country_code: int) -> tuple[str, ...]:
+    cc = str(country_code)
+    for length in range(TIMEZONE_LONGEST_PREFIX, 0, -1):
+        found = TIMEZONE_DATA.get(cc[: 1 + length])
+        if found is not None:
+            return tuple(found)
+    return ("Etc/Unknown",)
+
+
+def _kept(zones: Sequence[str]) -> tuple[str, ...]:
+    # As zones_for_phone: the unknown zone is no evidence, nor are more than a few zones.
+    found = tuple(z for z in zones if z != "Etc/Unknown")
+    return found if len(found) <= _MAX_PHONE_ZONES else ()
+
+
+def _country_frame(frame: pl.DataFrame, country_code: int) -> pl.DataFrame | None:
+    """Zones of the numbers of one country code, by whole-column pattern matching.
+
+    ``None`` when the country's rules are not all expressible here (shared country codes, rules
+    the column regex engine reads differently): its numbers are then parsed one by one. Rows whose
+    national number ``phonenumbers`` would rewrite (a national prefix, leading zeros, odd lengths)
+    get a null and are parsed one by one too.
+    """
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(country_code, ())
+    if len(regions) != 1 or regions[0] == phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY:
+        return None
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(country_code, regions[0])
+    if metadata is None:
+        return None
+    nsn = pl.col("value").str.slice(1 + len(str(country_code)))
+    simple = nsn.str.len_chars().is_between(2, 17) & ~nsn.str.starts_with("0")
+    prefix = metadata.national_prefix_for_parsing
+    if prefix:
+        simple = simple & ~nsn.str.contains(f"^(?:{prefix})")
+    descs = (metadata.premium_rate, metadata.toll_free, metadata.shared_cost, metadata.voip,
+             metadata.personal_number, metadata.pager, metadata.uan, metadata.voicemail)  # fmt: skip
+    geo_mobile = country_code in phonenumbers.phonenumberutil._GEO_MOBILE_COUNTRIES
+    # _number_type_helper in its order; 0 unknown, 1 geographic, 2 not geographic.
+    fixed = _desc_matches(nsn, metadata.fixed_line)
+    mobile = _desc_matches(nsn, metadata.mobile)
+    kind: Any = pl.when(~_desc_matches(nsn, metadata.general_desc)).then(0)
+    for desc in descs:
+        kind = kind.when(_desc_matches(nsn, desc)).then(2)
+    kind = kind.when(fixed).then(1)
+    mobile_kind = 1 if geo_mobile else 2
+    if not metadata.same_mobile_and_fixed_line_pattern:
+        kind = kind.when(mobile).then(mobile_kind)
+    try:
+        typed = frame.select(
+            "_i", "value", pl.when(simple).then(kind.otherwise(0)).otherwise(None).alias("_kind")
+        )
+    except pl.exceptions.ComputeError:  # a pattern the column regex engine does not take
+        return None
+    by_length, lists = _timezone_prefixes()
+    digits = pl.col("value").str.slice(1)
+    found = pl.lit(None, dtype=pl.Int64)
+    for length in sorted(by_length, reverse=True):
+        if length > TIMEZONE_LONGEST_PREFIX:
+            continue
+        table = {k: v for k, v in by_length[length].items() if k.startswith(str(country_code))}
+        if table:
+            found = pl.coalesce(
+                found, digits.str.slice(0, length).replace_strict(table, default=None, return_dtype=pl.Int64)
+            )
+    unknown = len(lists)
+    country = len(lists) + 1
+    zone_lists = [*(list(_kept(z)) for z in lists), [], list(_kept(_country_level_zones(country_code)))]
+    return typed.select(
+        "_i",
+        pl.when(pl.col("_kind").is_null())
+        .then(None)
+        .when(pl.col("_kind") == 0)
+        .then(unknown)
+        .when(pl.col("_kind") == 2)
+        .then(country)
+        .otherwise(found.fill_null(unknown))
+        .alias("_zones"),
+    ).with_columns(
+        pl.col("_zones").replace_strict(
+            dict(enumerate(zone_lists)), default=None, return_dtype=pl.List(pl.String)
+        )
+    )
+
+
+def zones_for_phone_column(values: pl.Series, default_regions: pl.Series) -> pl.Series:
+    """:func:`zones_for_phone` of every value (with the default region beside it), as lists.
+
+    Numbers stored as ``+`` and digits are judged over whole columns, per country code, with the
+    patterns and prefix table ``phonenumbers`` itself reads; any other value, and any number whose
+    parsing these columns do not reproduce, is parsed one by one. The results are those of
+    :func:`zones_for_phone` (a tested property).
+    """
+    frame = pl.DataFrame(
+        {"value": values.cast(pl.String), "region": default_regions.cast(pl.String)}
+    ).with_row_index("_i")
+    plain = frame.filter(pl.col("value").str.contains(_E164_DIGITS).fill_null(False))
+    heads = plain.select(pl.col("value").str.slice(1, 3).alias("head")).unique()
+    code_of: dict[str, int] = {}
+    for (head,) in heads.iter_rows():
+        for size in range(1, 4):
+            if int(head[:size]) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+                code_of[head] = int(head[:size])
+                break
+    plain = plain.with_columns(
+        pl.col("value")
+        .str.slice(1, 3)
+        .replace_strict(code_of, default=None, return_dtype=pl.Int64)
+        .alias("_cc")
+    )
+    parts = []
+    for (code,), part in plain.filter(pl.col("_cc").is_not_null()).partition_by("_cc", as_dict=True).items():
+        judged = _country_frame(part, int(code))
+        if judged is not None:
+            parts.append(judged)
+    schema: dict[str, Any] = {"_i": pl.UInt32, "_zones": pl.List(pl.String)}
+    done = pl.concat([pl.DataFrame(schema=schema), *parts]).filter(pl.col("_zones").is_not_null())
+    rest = frame.join(done, on="_i", how="anti")
+    parsed = pl.DataFrame(
+        {
+            "_i": rest["_i"],
+            "_zones": [
+                list(zones_for_phone(value, region)) if value is not None else []
+                for value, region in rest.select("value", "region").iter_rows()
+            ],
+        },
+        schema=schema,
+    )
+    return pl.concat([done, parsed]).sort("_i")["_zones"].alias(values.name)
