@@ -6,7 +6,8 @@ strategy (src/arrears/data/strategies/cn-consumer.yaml) is published and a team 
 Timed (in a second, fresh process, so its peak RSS is the cycle's alone): ``run_day`` for the day after
 the balances were stated, step by step (the first day: every overdue account gets its case), then the
 following day (the steady state: the book's cases exist and only changes are written), then the bare
-pass.
+pass. Peak resident memory is reported for the whole timed process and after each step of the first
+day (the ledger steps hold at most one slice of accounts at once: see docs/scaling.md).
 
 The bare pass is the floor any cycle pays: it reads the same open accounts with their ledger balances
 from the database into Polars, computes a segment column from days past due and balance, and writes as
@@ -17,6 +18,7 @@ for the accounts it contacts.
     .venv/bin/python benchmarks/bench_cycle.py                      # 100,000 accounts, SQLite and PostgreSQL
     .venv/bin/python benchmarks/bench_cycle.py --accounts 1000000   # the issue's size
     .venv/bin/python benchmarks/bench_cycle.py --databases sqlite
+    .venv/bin/python benchmarks/bench_cycle.py --accounts 1000000 --partitions 5   # bounded memory
 
 On SQLite, ``--keep FILE`` keeps a copy of the database as set up (before the timed run), and
 ``--reuse FILE`` times a copy of such a file instead of setting up again (same book, before/after):
@@ -119,44 +121,54 @@ def _bare_pass(engine: Engine, rows: int) -> float:
     return time.perf_counter() - started
 
 
-def _run_timed(engine: Engine, as_of: dt.date, now: dt.datetime) -> tuple[float, dict[str, float], Any]:
+def _peak_rss() -> int:
+    """This process's peak resident set size so far, in bytes (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _run_timed(
+    engine: Engine, as_of: dt.date, now: dt.datetime, partitions: int = 1
+) -> tuple[float, dict[str, float], dict[str, int], Any]:
     from arrears.cycle.runner import run_day
 
     marks: list[tuple[str, float]] = []
+    peaks: dict[str, int] = {}
     started = time.perf_counter()
 
     def progress(step: str, _done: int, _total: int) -> None:
         marks.append((step, time.perf_counter()))
+        peaks[step] = _peak_rss()
 
-    report = run_day(engine, as_of=as_of, actor="bench", now=now, progress=progress)
+    report = run_day(engine, as_of=as_of, actor="bench", now=now, progress=progress, partitions=partitions)
     total = time.perf_counter() - started
     steps: dict[str, float] = {}
     previous = started
     for step, at in marks:
         steps[step] = at - previous
         previous = at
-    return total, steps, report
+    return total, steps, peaks, report
 
 
-def timed(url: str) -> None:
+def timed(url: str, partitions: int = 1) -> None:
     """Run the first day step by step, then the next day (steady state), then the bare pass."""
     from arrears.cycle.tables import CycleAction, DailyPosition, OutboxMessage
     from arrears.store.db import make_engine
 
     engine = make_engine(url)
-    total, steps, report = _run_timed(engine, AS_OF, NOW)
+    total, steps, peaks, report = _run_timed(engine, AS_OF, NOW, partitions)
     with engine.connect() as conn:
         written = sum(
             conn.execute(select(func.count()).select_from(t)).scalar_one()
             for t in (DailyPosition, CycleAction, OutboxMessage)
         )
-    total2, steps2, report2 = _run_timed(engine, NEXT_DAY, NOW + dt.timedelta(days=1))
+    total2, steps2, _, report2 = _run_timed(engine, NEXT_DAY, NOW + dt.timedelta(days=1), partitions)
     bare = _bare_pass(engine, written)
     engine.dispose()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = _peak_rss()
     print(
         json.dumps(
             {"total_s": total, "steps_s": steps, "bare_s": bare, "rows_written": written, "peak_rss": peak,
+             "peak_rss_after": peaks,
              "counts": report.steps, "day2_total_s": total2, "day2_steps_s": steps2,
              "day2_counts": report2.steps},
             default=str,
@@ -172,7 +184,13 @@ def _child(*args: str) -> dict[str, Any]:
 
 
 def _measure(
-    name: str, url: str, accounts: int, folder: Path, keep: Path | None = None, reuse: Path | None = None
+    name: str,
+    url: str,
+    accounts: int,
+    folder: Path,
+    keep: Path | None = None,
+    reuse: Path | None = None,
+    partitions: int = 1,
 ) -> None:
     database = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite") else None
     if reuse is not None and database is not None:
@@ -184,25 +202,33 @@ def _measure(
         )
     if keep is not None and database is not None:
         shutil.copyfile(database, keep)
-    r = _child("--phase", "timed", "--url", url)
+    r = _child("--phase", "timed", "--url", url, "--partitions", str(partitions))
     steps = ", ".join(f"{k} {v:.2f}" for k, v in r["steps_s"].items())
     print(
-        f"cycle [{name}]: {accounts:,} accounts in {r['total_s']:.2f} s (target <= 60 s at 1,000,000); "
+        f"cycle [{name}, {partitions} partition(s) in process]: {accounts:,} accounts in {r['total_s']:.2f} s (target <= 60 s at 1,000,000); "
         f"steps (s): {steps}; peak RSS {r['peak_rss'] / 2**30:.2f} GiB (target < 4 GiB); "
         f"bare Polars pass {r['bare_s']:.2f} s for {r['rows_written']:,} rows written -> "
         f"ratio {r['total_s'] / r['bare_s']:.1f}x (aim <= 5x); import (setup) {setup_result['import_s']:.1f} s"
     )
+    after = ", ".join(f"{k} {v / 2**30:.2f}" for k, v in r["peak_rss_after"].items())
+    print(f"  peak RSS (GiB) after each step of the first day: {after}")
     print(f"  counts: {json.dumps(r['counts'], default=str)}")
     steps2 = ", ".join(f"{k} {v:.2f}" for k, v in r["day2_steps_s"].items())
     print(f"  next day (steady state): {r['day2_total_s']:.2f} s; steps (s): {steps2}")
     print(f"  next day counts: {json.dumps(r['day2_counts'], default=str)}")
 
 
-def main(accounts: int, databases: list[str], keep: Path | None = None, reuse: Path | None = None) -> None:
+def main(
+    accounts: int,
+    databases: list[str],
+    keep: Path | None = None,
+    reuse: Path | None = None,
+    partitions: int = 1,
+) -> None:
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         if "sqlite" in databases:
-            _measure("sqlite", f"sqlite:///{folder / 'cycle.db'}", accounts, folder, keep, reuse)
+            _measure("sqlite", f"sqlite:///{folder / 'cycle.db'}", accounts, folder, keep, reuse, partitions)
         if "postgresql" in databases:
             admin = create_engine(PG, isolation_level="AUTOCOMMIT")
             database = f"arrears_cycle_{uuid.uuid4().hex[:8]}"
@@ -213,7 +239,13 @@ def main(accounts: int, databases: list[str], keep: Path | None = None, reuse: P
                 print(f"postgresql: skipped ({type(exc).__name__})")
             else:
                 try:
-                    _measure("postgresql", PG.rsplit("/", 1)[0] + "/" + database, accounts, folder)
+                    _measure(
+                        "postgresql",
+                        PG.rsplit("/", 1)[0] + "/" + database,
+                        accounts,
+                        folder,
+                        partitions=partitions,
+                    )
                 finally:
                     with admin.connect() as conn:
                         conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
@@ -226,6 +258,9 @@ if __name__ == "__main__":
     parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"])
     parser.add_argument("--keep", type=Path, help="SQLite: keep a copy of the set-up database here")
     parser.add_argument("--reuse", type=Path, help="SQLite: time a copy of this set-up database")
+    parser.add_argument(
+        "--partitions", type=int, default=1, help="run the cycle in this many partitions, one after another"
+    )
     parser.add_argument("--phase", choices=["setup", "timed"], help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
@@ -233,6 +268,6 @@ if __name__ == "__main__":
     if args.phase == "setup":
         setup(args.url, args.accounts, args.folder)
     elif args.phase == "timed":
-        timed(args.url)
+        timed(args.url, args.partitions)
     else:
-        main(args.accounts, args.databases, args.keep, args.reuse)
+        main(args.accounts, args.databases, args.keep, args.reuse, args.partitions)

@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import polars as pl
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import BigInteger, Connection, and_, func, or_, select, text, update
+from sqlalchemy import column as sql_column
 from sqlalchemy.orm import Session
 
 from arrears.allocation.enums import WorkOutcome, WorkStatus
 from arrears.allocation.rules import AssignmentMethod, assign_matched, order_queue
 from arrears.allocation.tables import Collector, Team, WorkItem
 from arrears.audit.log import record_event
+from arrears.cycle.frames import read_frame
 from arrears.errors import (
     IllegalTransitionError,
     NotFoundError,
@@ -367,8 +369,11 @@ def collectors_frame(conn: Connection, *, day: dt.date) -> pl.DataFrame:
 def _account_currencies(conn: Connection, ids: list[int]) -> pl.DataFrame:
     """Currency of each of ``ids`` (sorted) that is on file: one range read, no long IN lists."""
     a = core.Account
-    rows = conn.execute(select(a.id, a.currency).where(a.id >= ids[0], a.id <= ids[-1])).all()
-    found = pl.DataFrame(rows, schema={"account_id": pl.Int64, "currency": pl.String}, orient="row")
+    found = read_frame(
+        conn,
+        select(a.id, a.currency).where(a.id >= ids[0], a.id <= ids[-1]),
+        {"account_id": pl.Int64, "currency": pl.String},
+    )
     return found.join(
         pl.DataFrame({"account_id": ids}, schema={"account_id": pl.Int64}), on="account_id", how="semi"
     )
@@ -381,17 +386,28 @@ def _supersede(conn: Connection, as_of: dt.date, account_ids: list[int]) -> int:
     daily cycle issues a fresh task for every account that still needs one).
     """
     w = WorkItem
-    earlier = pl.DataFrame(
-        conn.execute(
-            select(w.id, w.account_id, w.collector_id).where(w.status == WorkStatus.OPEN, w.queued_on < as_of)
-        ).all(),
-        schema={"id": pl.Int64, "account_id": pl.Int64, "collector_id": pl.Int64},
-        orient="row",
+    # Two set-based statements (the version bumped as every bulk update does): items nobody was
+    # given, then assigned items of accounts queued today (staged in a temporary table, not an id list).
+    superseded = {"status": str(WorkStatus.SUPERSEDED), "version": w.version + 1}
+    earlier = (w.status == WorkStatus.OPEN, w.queued_on < as_of)
+    count = conn.execute(update(w).where(*earlier, w.collector_id.is_(None)).values(superseded)).rowcount
+    conn.exec_driver_sql("DROP TABLE IF EXISTS _queued_accounts")
+    conn.exec_driver_sql("CREATE TEMPORARY TABLE _queued_accounts (account_id BIGINT)")
+    bulk.insert_frame(
+        conn, "_queued_accounts", pl.DataFrame({"account_id": account_ids}, schema={"account_id": pl.Int64})
     )
-    today = pl.Series("account_id", account_ids, dtype=pl.Int64)
-    replaced = earlier.filter(pl.col("collector_id").is_null() | pl.col("account_id").is_in(today.implode()))
-    updates = replaced.select("id", pl.lit(str(WorkStatus.SUPERSEDED)).alias("status"))
-    return bulk.update_rows(conn, WorkItem.__table__, "id", updates)  # type: ignore[arg-type]
+    staged = (
+        text("SELECT account_id FROM _queued_accounts")
+        .columns(sql_column("account_id", BigInteger))
+        .subquery()
+    )
+    count += conn.execute(
+        update(w)
+        .where(*earlier, w.collector_id.is_not(None), w.account_id.in_(select(staged.c.account_id)))
+        .values(superseded)
+    ).rowcount
+    conn.exec_driver_sql("DROP TABLE _queued_accounts")
+    return int(count)
 
 
 _WORK_OPTIONAL: dict[str, pl.DataType] = {
@@ -465,10 +481,10 @@ def build_queues(
     """
     frame = _normalise_work(work)
     w = WorkItem
-    existing = pl.DataFrame(
-        conn.execute(select(w.account_id, w.action_id).where(w.queued_on == as_of)).all(),
-        schema={"account_id": pl.Int64, "action_id": pl.String},
-        orient="row",
+    existing = read_frame(
+        conn,
+        select(w.account_id, w.action_id).where(w.queued_on == as_of),
+        {"account_id": pl.Int64, "action_id": pl.String},
     )
     fresh = frame.join(existing, on=["account_id", "action_id"], how="anti")
     if fresh.height == 0:

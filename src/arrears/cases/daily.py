@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import islice
 from typing import Any, Final
 
 import polars as pl
@@ -27,8 +28,9 @@ from sqlalchemy.orm import Session
 
 from arrears.audit.log import record_events
 from arrears.cases.policy import default_policy
-from arrears.cases.service import COMPONENTS, positions_frame
+from arrears.cases.service import COMPONENTS, open_cases_for_overdue, positions_frame
 from arrears.cases.tables import Case, CaseAccount, CaseHold, Plan, Promise
+from arrears.cycle.frames import read_frame
 from arrears.cycle.tables import DailyPosition
 from arrears.domain.cases import negotiation as rules
 from arrears.domain.cases.enums import Event, PlanStatus, PromiseStatus, ResolutionReason, Stage
@@ -48,6 +50,7 @@ __all__ = [
     "evaluate_escalations",
     "judge_promises_due",
     "monitor_plans_due",
+    "open_overdue_cases",
 ]
 
 # Stages the daily evaluation may escalate from: an arranged case is left to its plan or promise.
@@ -80,11 +83,13 @@ def book_positions(conn: Connection, as_of: dt.date, *, snapshot: bool = True) -
     if snapshot:
         p = DailyPosition
         total = sum((getattr(p, f"{c}_minor") for c in COMPONENTS), start=0)
-        rows = conn.execute(select(p.account_id, total, p.dpd).where(p.as_of == as_of)).all()
-        if rows:
-            return pl.DataFrame(
-                rows, schema={"account_id": pl.Int64, "total_minor": pl.Int64, "dpd": pl.Int64}, orient="row"
-            )
+        frame = read_frame(
+            conn,
+            select(p.account_id, total, p.dpd).where(p.as_of == as_of),
+            {"account_id": pl.Int64, "total_minor": pl.Int64, "dpd": pl.Int64},
+        )
+        if frame.height:
+            return frame
     return positions_frame(conn, None, as_of).select(
         "account_id", pl.col("total_minor").cast(pl.Int64), pl.col("dpd").cast(pl.Int64)
     )
@@ -92,7 +97,8 @@ def book_positions(conn: Connection, as_of: dt.date, *, snapshot: bool = True) -
 
 def _cases(conn: Connection, stages: Sequence[str]) -> pl.DataFrame:
     c = Case
-    rows = conn.execute(
+    return read_frame(
+        conn,
         select(
             c.id,
             c.stage,
@@ -105,29 +111,31 @@ def _cases(conn: Connection, stages: Sequence[str]) -> pl.DataFrame:
             c.currency,
         )
         .where(c.stage.in_(list(stages)))
-        .order_by(c.id)
-    ).all()
-    return pl.DataFrame(rows, schema=_CASE_SCHEMA, orient="row")
+        .order_by(c.id),
+        _CASE_SCHEMA,
+    )
 
 
 def _links(conn: Connection, stages: Sequence[str]) -> pl.DataFrame:
     """Included accounts of the cases in ``stages``."""
-    rows = conn.execute(
+    return read_frame(
+        conn,
         select(CaseAccount.case_id, CaseAccount.account_id)
         .join(Case, Case.id == CaseAccount.case_id)
-        .where(Case.stage.in_(list(stages)), CaseAccount.is_excluded.is_(False))
-    ).all()
-    return pl.DataFrame(rows, schema={"case_id": pl.Int64, "account_id": pl.Int64}, orient="row")
+        .where(Case.stage.in_(list(stages)), CaseAccount.is_excluded.is_(False)),
+        {"case_id": pl.Int64, "account_id": pl.Int64},
+    )
 
 
 def _holds(conn: Connection, stages: Sequence[str]) -> pl.DataFrame:
     """case_id, holds (active hold kinds, sorted) of the cases in ``stages`` that have any."""
-    rows = conn.execute(
+    frame = read_frame(
+        conn,
         select(CaseHold.case_id, CaseHold.kind)
         .join(Case, Case.id == CaseHold.case_id)
-        .where(Case.stage.in_(list(stages)), CaseHold.released_at.is_(None))
-    ).all()
-    frame = pl.DataFrame(rows, schema={"case_id": pl.Int64, "kind": pl.String}, orient="row")
+        .where(Case.stage.in_(list(stages)), CaseHold.released_at.is_(None)),
+        {"case_id": pl.Int64, "kind": pl.String},
+    )
     return frame.group_by("case_id").agg(pl.col("kind").unique().sort().alias("holds"))
 
 
@@ -225,11 +233,19 @@ def _update_cases(conn: Connection, changes: pl.DataFrame, *, at: dt.datetime, e
     )
 
 
-def _append_events(conn: Connection, events: list[dict[str, Any]]) -> None:
-    if events:
-        # One bulk append to the audit log for the whole batch, in the caller's transaction.
+_EVENTS_PER_APPEND: Final = 50_000
+
+
+def _append_events(conn: Connection, events: Iterable[dict[str, Any]]) -> None:
+    """Bulk appends to the audit log in the caller's transaction, in order, a bounded batch at a time.
+
+    ``events`` may be a generator: a whole book's events (a case opened for most accounts on the
+    first day) are never all held at once.
+    """
+    pending = iter(events)
+    while batch := list(islice(pending, _EVENTS_PER_APPEND)):
         with Session(bind=conn) as audit_session:
-            record_events(audit_session, events)
+            record_events(audit_session, batch)
 
 
 def _event(actor: str, at: dt.datetime, case_id: int, action: str, **parts: Any) -> dict[str, Any]:
@@ -247,6 +263,91 @@ def _allowed(frame: pl.DataFrame, event: Event, holds: pl.DataFrame) -> pl.DataF
     """The rows of ``frame`` (case_id, stage) that the transition table lets ``event`` move, with target."""
     judged = fire_frame(_with_holds(frame, holds).with_columns(pl.lit(event.value).alias("event")))
     return judged.filter(pl.col("refusal").is_null())
+
+
+# -- opening ----------------------------------------------------------------------------------------
+
+
+def open_overdue_cases(
+    conn: Connection, *, as_of: dt.date, actor: str, at: dt.datetime, creditor: str = "own"
+) -> int:
+    """Open one case per debtor and currency for every overdue account not already in an open case.
+
+    The same cases, links and audit events as :func:`arrears.cases.service.open_cases_for_overdue`,
+    with days past due taken from the day's ``daily_positions`` snapshot (one indexed read joined to
+    the accounts) instead of folding the whole ledger again; without a snapshot for ``as_of`` it is
+    that function. Returns the cases opened.
+    """
+    p, a, ca, c = DailyPosition, tables.Account, CaseAccount, Case
+    if conn.execute(select(p.account_id).where(p.as_of == as_of).limit(1)).first() is None:
+        return open_cases_for_overdue(conn, as_of=as_of, actor=actor, at=at, creditor=creditor)
+    in_open_case = (
+        select(ca.account_id)
+        .join(c, c.id == ca.case_id)
+        .where(c.stage.not_in([Stage.RESOLVED.value, Stage.CLOSED.value]), ca.account_id == p.account_id)
+        .exists()
+    )
+    overdue = read_frame(
+        conn,
+        select(p.account_id, a.debtor_id, a.currency, a.external_id)
+        .join(a, a.id == p.account_id)
+        .where(p.as_of == as_of, p.dpd > 0, a.status == "open", ~in_open_case),
+        {"account_id": pl.Int64, "debtor_id": pl.Int64, "currency": pl.String, "external_id": pl.String},
+    )
+    if overdue.height == 0:
+        return 0
+    groups = (
+        overdue.sort("account_id")
+        .group_by("debtor_id", "currency")
+        .agg(pl.col("account_id"), pl.col("external_id"))
+        .sort("debtor_id", "currency")
+    )
+    cases = groups.with_columns(allocate_ids(conn, "cases", groups.height).alias("id"))
+    at_col = pl.lit(at).cast(pl.Datetime("us", "UTC"))
+    insert_frame(
+        conn,
+        "cases",
+        cases.select(
+            "id",
+            "debtor_id",
+            pl.lit(creditor).alias("creditor"),
+            "currency",
+            pl.lit(Stage.NEW.value).alias("stage"),
+            pl.lit("team").alias("owner_kind"),
+            at_col.alias("opened_at"),
+            at_col.alias("stage_changed_at"),
+            at_col.alias("updated_at"),
+            pl.lit(0).alias("broken_promises"),
+            pl.lit(0).alias("refusals"),
+            pl.lit(1).alias("version"),
+        ),
+    )
+    links = cases.select(pl.col("id").alias("case_id"), "account_id").explode("account_id")
+    insert_frame(
+        conn,
+        "case_accounts",
+        links.with_columns(
+            allocate_ids(conn, "case_accounts", links.height).alias("id"),
+            pl.lit(False).alias("is_excluded"),
+            at_col.alias("added_at"),
+        ),
+    )
+    after = {"stage": Stage.NEW.value, "creditor": creditor, "owner": None, "owner_kind": "team"}
+    _append_events(
+        conn,
+        (
+            _event(
+                actor,
+                at,
+                case_id,
+                "case.open",
+                after=after,
+                details={"accounts": externals, "as_of": as_of.isoformat(), "bulk": True},
+            )
+            for case_id, externals in cases.select("id", "external_id").iter_rows()
+        ),
+    )
+    return cases.height
 
 
 # -- closure ----------------------------------------------------------------------------------------

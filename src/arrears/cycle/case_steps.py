@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from arrears.cases import daily
 from arrears.cases.closure import complete_settlements
-from arrears.cases.service import open_cases_for_overdue, positions_frame
+from arrears.cases.service import positions_frame
 from arrears.cases.tables import CaseAccount, Concession
 from arrears.cycle.ledger_steps import CycleContext
 
@@ -25,7 +25,7 @@ __all__ = ["step_cases", "step_promises"]
 
 def step_cases(conn: Connection, ctx: CycleContext) -> dict[str, Any]:
     """Cases for accounts that became overdue; payoffs, completed settlements and follow-ups."""
-    opened = open_cases_for_overdue(conn, as_of=ctx.as_of, actor=ctx.actor, at=ctx.now)
+    opened = daily.open_overdue_cases(conn, as_of=ctx.as_of, actor=ctx.actor, at=ctx.now)
     positions = daily.book_positions(conn, ctx.as_of)
     paid = daily.detect_payoffs(conn, as_of=ctx.as_of, actor=ctx.actor, at=ctx.now, positions=positions)
     with Session(bind=conn, autoflush=False) as session:

@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
+from arrears.cycle.frames import read_frame
 from arrears.cycle.ledger_steps import CycleContext
 from arrears.cycle.tables import CycleAction, DailyPosition
 from arrears.store import bulk, tables
@@ -31,9 +32,10 @@ def step_dispatch(conn: Connection, ctx: CycleContext) -> dict[str, Any]:
     )
     if ctx.partitions > 1:
         query = query.where((a.account_id % ctx.partitions) == ctx.partition)
-    frame = pl.DataFrame(
-        conn.execute(query).all(),
-        schema={
+    frame = read_frame(
+        conn,
+        query,
+        {
             "action_id": pl.Int64,
             "account_id": pl.Int64,
             "channel": pl.String,
@@ -42,7 +44,6 @@ def step_dispatch(conn: Connection, ctx: CycleContext) -> dict[str, Any]:
             "not_before": pl.Datetime("us", "UTC"),
             "language": pl.String,
         },
-        orient="row",
     )
     rows = frame.select(
         "action_id",
@@ -60,12 +61,12 @@ def step_dispatch(conn: Connection, ctx: CycleContext) -> dict[str, Any]:
     rows = rows.with_columns(bulk.allocate_ids(conn, "outbox_messages", rows.height).alias("id"))
     bulk.insert_frame(conn, "outbox_messages", rows)
     calls = conn.execute(
-        select(a.id).where(a.as_of == ctx.as_of, a.status == "scheduled", a.channel == "call")
-    ).all()
+        select(func.count()).where(a.as_of == ctx.as_of, a.status == "scheduled", a.channel == "call")
+    ).scalar_one()
     return {
         "messages": rows.height,
         "by_channel": dict(rows.group_by("channel").len().iter_rows()),
-        "calls": len(calls),
+        "calls": calls,
     }
 
 
@@ -80,7 +81,8 @@ def step_queues(conn: Connection, ctx: CycleContext) -> dict[str, Any]:
     from arrears.allocation.service import build_queues
 
     a, acc, pos = CycleAction, tables.Account, DailyPosition
-    rows = conn.execute(
+    work = read_frame(
+        conn,
         select(
             a.id,
             a.account_id,
@@ -95,11 +97,8 @@ def step_queues(conn: Connection, ctx: CycleContext) -> dict[str, Any]:
         .join(acc, acc.id == a.account_id)
         .join(tables.Debtor, tables.Debtor.id == a.debtor_id)
         .join(pos, (pos.account_id == a.account_id) & (pos.as_of == a.as_of))
-        .where(a.as_of == ctx.as_of, a.status == "scheduled", a.channel == "call")
-    ).all()
-    work = pl.DataFrame(
-        rows,
-        schema={
+        .where(a.as_of == ctx.as_of, a.status == "scheduled", a.channel == "call"),
+        {
             "action_id": pl.Int64,
             "account_id": pl.Int64,
             "case_id": pl.Int64,
@@ -110,7 +109,6 @@ def step_queues(conn: Connection, ctx: CycleContext) -> dict[str, Any]:
             "bucket": pl.String,
             "product": pl.String,
         },
-        orient="row",
     ).select(
         "account_id",
         pl.col("balance_minor").fill_null(0).clip(lower_bound=0),

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Text, cast, func, select
+from sqlalchemy import Connection, Executable, Text, cast, func, select
 
 from arrears.domain.delinquency import bucket_expr
 from arrears.domain.ledger import Component
@@ -13,9 +16,61 @@ from arrears.domain.positions import explode_schedules, positions
 from arrears.domain.products import Product
 from arrears.store import tables
 
-__all__ = ["COMPONENTS", "balances_through", "open_accounts", "partition_filter", "positions_on"]
+__all__ = [
+    "COMPONENTS",
+    "IdRange",
+    "balances_through",
+    "open_accounts",
+    "partition_filter",
+    "positions_on",
+    "read_frame",
+    "schedule_items",
+]
 
 COMPONENTS = tuple(c.value for c in Component)
+
+IdRange = tuple[int, int]
+"""Account ids ``lo <= id < hi``: a slice of the book worked on at once to bound memory."""
+
+_FETCH_ROWS = 200_000
+_SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S%.f"
+
+
+def read_frame(conn: Connection, query: Executable, schema: Mapping[str, Any]) -> pl.DataFrame:
+    """The rows of ``query`` as a frame of ``schema`` (column names in select order), read from the driver.
+
+    SQLAlchemy's per-row result processing (Python-level date, decimal and datetime conversion of every
+    value) costs more than the query itself on a whole book; here rows go from the driver's cursor
+    straight into Polars, in batches, and SQLite's text dates and datetimes (stored in UTC) are parsed
+    as whole columns. Decimal columns must be read as text (``String``).
+    """
+    sqlite = conn.dialect.name == "sqlite"
+
+    def raw(dtype: Any) -> Any:
+        return pl.String if sqlite and (dtype == pl.Date or isinstance(dtype, pl.Datetime)) else dtype
+
+    raw_schema = {name: raw(dtype) for name, dtype in schema.items()}
+    result = conn.execute(query)
+    cursor = result.cursor
+    parts = []
+    try:
+        while batch := cursor.fetchmany(_FETCH_ROWS):
+            parts.append(pl.DataFrame(batch, schema=raw_schema, orient="row"))
+    finally:
+        result.close()
+    frame = pl.concat(parts) if parts else pl.DataFrame(schema=raw_schema)
+    if not sqlite:
+        return frame
+    converted = []
+    for name, dtype in schema.items():
+        if dtype == pl.Date:
+            converted.append(pl.col(name).str.to_date("%Y-%m-%d"))
+        elif isinstance(dtype, pl.Datetime):
+            parsed = pl.col(name).str.to_datetime(_SQLITE_DATETIME, time_unit=dtype.time_unit or "us")
+            if dtype.time_zone is not None:
+                parsed = parsed.dt.replace_time_zone("UTC").dt.convert_time_zone(dtype.time_zone)
+            converted.append(parsed)
+    return frame.with_columns(converted) if converted else frame
 
 
 def partition_filter(column: object, partition: int, partitions: int) -> object:
@@ -23,18 +78,27 @@ def partition_filter(column: object, partition: int, partitions: int) -> object:
     return (column % partitions) == partition  # type: ignore[operator]
 
 
-def open_accounts(conn: Connection, *, partition: int = 0, partitions: int = 1) -> pl.DataFrame:
-    """Open accounts of one partition (``account_id % partitions == partition``)."""
+def open_accounts(
+    conn: Connection, *, partition: int = 0, partitions: int = 1, ids: IdRange | None = None
+) -> pl.DataFrame:
+    """Open accounts of one partition (``account_id % partitions == partition``), within ``ids`` if given."""
     a = tables.Account
     query = select(
-        a.id, a.product_code, a.currency, a.annual_rate, a.charged_through_on, cast(a.schedule, Text)
+        a.id,
+        a.product_code,
+        a.currency,
+        cast(a.annual_rate, Text),
+        a.charged_through_on,
+        cast(a.schedule, Text),
     ).where(a.status == "open")
     if partitions > 1:
         query = query.where(partition_filter(a.id, partition, partitions))  # type: ignore[arg-type]
-    rows = conn.execute(query).all()
-    return pl.DataFrame(
-        [(r[0], r[1], r[2], str(r[3]), r[4], r[5]) for r in rows],
-        schema={
+    if ids is not None:
+        query = query.where(a.id >= ids[0], a.id < ids[1])
+    frame = read_frame(
+        conn,
+        query,
+        {
             "account_id": pl.Int64,
             "product_code": pl.String,
             "currency": pl.String,
@@ -42,27 +106,41 @@ def open_accounts(conn: Connection, *, partition: int = 0, partitions: int = 1) 
             "charged_through_on": pl.Date,
             "schedule": pl.String,
         },
-        orient="row",
     )
+    # Rates as the decimal type writes them (str(Decimal(text))), mapped once per distinct rate.
+    rates = frame.get_column("annual_rate").unique()
+    canonical = {r: str(Decimal(r)) for r in rates.to_list() if r is not None}
+    if any(k != v for k, v in canonical.items()):
+        frame = frame.with_columns(pl.col("annual_rate").replace(canonical))
+    return frame
 
 
 def balances_through(
-    conn: Connection, *, through: dt.date, partition: int = 0, partitions: int = 1
+    conn: Connection,
+    *,
+    through: dt.date,
+    partition: int = 0,
+    partitions: int = 1,
+    ids: IdRange | None = None,
+    on: dt.date | None = None,
 ) -> pl.DataFrame:
-    """Ledger folds per account of entries effective on or before ``through``."""
+    """Ledger folds per account of entries effective on or before ``through`` (only on ``on`` if given).
+
+    ``ids`` limits the accounts to a range of ids (the index on account id and effective date serves it).
+    """
     e = tables.LedgerEntry
     query = (
         select(e.account_id, *[func.coalesce(func.sum(getattr(e, f"{c}_minor")), 0) for c in COMPONENTS])
         .where(e.effective_on <= through)
         .group_by(e.account_id)
     )
+    if on is not None:
+        query = query.where(e.effective_on == on)
     if partitions > 1:
         query = query.where(partition_filter(e.account_id, partition, partitions))  # type: ignore[arg-type]
-    return pl.DataFrame(
-        conn.execute(query).all(),
-        schema={"account_id": pl.Int64, **{f"{c}_minor": pl.Int64 for c in COMPONENTS}},
-        orient="row",
-    )
+    if ids is not None:
+        query = query.where(e.account_id >= ids[0], e.account_id < ids[1])
+    return read_frame(conn, query, {"account_id": pl.Int64, **{f"{c}_minor": pl.Int64 for c in COMPONENTS}})
 
 
 def positions_on(
@@ -95,6 +173,25 @@ def positions_on(
     return pl.concat(parts) if parts else frame.with_columns(pl.lit(None, dtype=pl.String).alias("bucket"))
 
 
-def schedule_items(accounts: pl.DataFrame) -> pl.DataFrame:
-    """One row per instalment of the given accounts."""
-    return explode_schedules(accounts.select("account_id", "schedule"))
+_kept: tuple[pl.DataFrame, pl.DataFrame] | None = None
+
+
+def schedule_items(accounts: pl.DataFrame, *, keep: bool = False, take: bool = False) -> pl.DataFrame:
+    """One row per instalment of the given accounts.
+
+    Decoding every schedule is the largest single cost of the ledger steps, and ``accrue`` and
+    ``positions`` decode the same slice of the book one after the other. With ``keep`` the result is
+    kept (one slice at a time, in this process); with ``take`` a kept result is used, and released,
+    when its input (account ids and schedule texts) equals this one exactly — otherwise it is decoded.
+    """
+    global _kept
+    given = accounts.select("account_id", "schedule")
+    kept = _kept
+    if kept is not None and kept[0].equals(given):
+        if take:
+            _kept = None
+        return kept[1]
+    items = explode_schedules(given)
+    if keep:
+        _kept = (given, items)
+    return items

@@ -15,10 +15,12 @@ from sqlalchemy import Connection, delete, select, update
 
 from arrears.cycle.frames import (
     COMPONENTS,
+    IdRange,
     balances_through,
     open_accounts,
     partition_filter,
     positions_on,
+    read_frame,
     schedule_items,
 )
 from arrears.cycle.tables import AccrualCarry, DailyPosition
@@ -27,9 +29,16 @@ from arrears.domain.money import to_minor
 from arrears.domain.products import Product
 from arrears.store import bulk, tables
 
-__all__ = ["CycleContext", "step_accrue", "step_positions"]
+__all__ = ["ACCOUNTS_PER_SLICE", "CycleContext", "account_slices", "step_accrue", "step_positions"]
 
 ONE_DAY = dt.timedelta(days=1)
+
+ACCOUNTS_PER_SLICE = 200_000
+"""Open accounts worked on at once by the partitioned ledger steps: what bounds their memory.
+
+A partition larger than this is done in slices of consecutive account ids, one after another, in the
+step's one transaction; every rule is per account, so the result does not depend on the slicing.
+"""
 
 
 @dataclass(frozen=True)
@@ -73,20 +82,37 @@ def _write_entries(conn: Connection, entries: pl.DataFrame) -> int:
     return bulk.insert_frame(conn, "ledger_entries", entries)
 
 
+def account_slices(conn: Connection, ctx: CycleContext, *, size: int | None = None) -> list[IdRange]:
+    """The partition's open accounts cut into ranges of ids holding at most ``size`` accounts each."""
+    size = size or ACCOUNTS_PER_SLICE
+    a = tables.Account
+    query = select(a.id).where(a.status == "open").order_by(a.id)
+    if ctx.partitions > 1:
+        query = query.where(partition_filter(a.id, ctx.partition, ctx.partitions))  # type: ignore[arg-type]
+    ids = read_frame(conn, query, {"id": pl.Int64}).get_column("id")
+    if ids.len() == 0:
+        return []
+    starts = ids.gather_every(size).to_list()
+    return list(zip(starts, [*starts[1:], int(ids[-1]) + 1], strict=True))
+
+
 def step_accrue(conn: Connection, ctx: CycleContext) -> dict[str, Any]:
     """Post the interest of instalments falling due, late fees after grace, and the day's 罚息 and 复利."""
-    accounts = open_accounts(conn, partition=ctx.partition, partitions=ctx.partitions)
-    if accounts.height == 0:
-        return {"accounts": 0, "interest_charges": 0, "late_fees": 0, "accruals": 0}
-    items = schedule_items(accounts)
-    charged = _post_scheduled_interest(conn, accounts, items, ctx)
-    fees = _assess_late_fees(conn, accounts, items, ctx)
-    accrued = _accrue_penalties(conn, accounts, items, ctx)
-    return {"accounts": accounts.height, "interest_charges": charged, "late_fees": fees, "accruals": accrued}
+    counts = {"accounts": 0, "interest_charges": 0, "late_fees": 0, "accruals": 0}
+    for ids in account_slices(conn, ctx):
+        accounts = open_accounts(conn, partition=ctx.partition, partitions=ctx.partitions, ids=ids)
+        if accounts.height == 0:
+            continue
+        items = schedule_items(accounts, keep=True)  # the positions step uses it next
+        counts["accounts"] += accounts.height
+        counts["interest_charges"] += _post_scheduled_interest(conn, accounts, items, ctx, ids)
+        counts["late_fees"] += _assess_late_fees(conn, accounts, items, ctx, ids)
+        counts["accruals"] += _accrue_penalties(conn, accounts, items, ctx, ids)
+    return counts
 
 
 def _post_scheduled_interest(
-    conn: Connection, accounts: pl.DataFrame, items: pl.DataFrame, ctx: CycleContext
+    conn: Connection, accounts: pl.DataFrame, items: pl.DataFrame, ctx: CycleContext, ids: IdRange
 ) -> int:
     """Contractual interest becomes owed on its due date: one charge per instalment, keyed by due date."""
     due = items.join(accounts.select("account_id", "charged_through_on"), on="account_id").filter(
@@ -107,7 +133,9 @@ def _post_scheduled_interest(
     a = tables.Account
     # One statement over the partition's open accounts (the set loaded above, in this transaction)
     # instead of id lists: nearly every account is brought forward every day.
-    stale = update(a).where(a.status == "open", a.charged_through_on < ctx.as_of)
+    stale = update(a).where(
+        a.status == "open", a.charged_through_on < ctx.as_of, a.id >= ids[0], a.id < ids[1]
+    )
     if ctx.partitions > 1:
         stale = stale.where(partition_filter(a.id, ctx.partition, ctx.partitions))  # type: ignore[arg-type]
     conn.execute(stale.values(charged_through_on=ctx.as_of))
@@ -115,7 +143,7 @@ def _post_scheduled_interest(
 
 
 def _assess_late_fees(
-    conn: Connection, accounts: pl.DataFrame, items: pl.DataFrame, ctx: CycleContext
+    conn: Connection, accounts: pl.DataFrame, items: pl.DataFrame, ctx: CycleContext, ids: IdRange
 ) -> int:
     """A late fee the day after an instalment's grace period ends, if money received falls short.
 
@@ -138,13 +166,15 @@ def _assess_late_fees(
     )
     if due.height == 0:
         return 0
-    ids = due["account_id"].unique().to_list()
-    sub = candidates.filter(pl.col("account_id").is_in(ids))
-    balances = balances_through(conn, through=judged, partition=ctx.partition, partitions=ctx.partitions)
-    balances = balances.filter(pl.col("account_id").is_in(ids))
-    sub_items = items.filter(pl.col("account_id").is_in(ids))
+    owing = due["account_id"].unique().to_list()
+    sub = candidates.filter(pl.col("account_id").is_in(owing))
+    balances = balances_through(
+        conn, through=judged, partition=ctx.partition, partitions=ctx.partitions, ids=ids
+    )
+    balances = balances.filter(pl.col("account_id").is_in(owing))
+    sub_items = items.filter(pl.col("account_id").is_in(owing))
     pos = positions_on(sub, sub_items, balances, as_of=judged, products=ctx.products)
-    received = _fee_type_payments(conn, ids, through=judged)
+    received = _fee_type_payments(conn, owing, through=judged)
     running = sub_items.sort("account_id", "number").with_columns(
         (pl.col("principal_minor") + pl.col("interest_minor")).cum_sum().over("account_id").alias("_through")
     )
@@ -184,26 +214,20 @@ def _fee_type_payments(conn: Connection, account_ids: list[int], *, through: dt.
     return frame.group_by("account_id").agg(pl.col("_fee_paid").sum())
 
 
-def _load_carries(conn: Connection, accounts: pl.DataFrame) -> pl.DataFrame:
+def _load_carries(conn: Connection, accounts: pl.DataFrame, ids: IdRange) -> pl.DataFrame:
     c = AccrualCarry
-    ids = accounts["account_id"].to_list()
-    rows: list[tuple[int, dt.date, str, str]] = []
-    for start in range(0, len(ids), 20_000):
-        rows += conn.execute(
-            select(c.account_id, c.last_accrued_on, c.penalty_carry_units, c.compound_carry_units).where(
-                c.account_id.in_(ids[start : start + 20_000])
-            )
-        ).all()
-    stored = pl.DataFrame(
-        rows,
-        schema={
+    stored = read_frame(
+        conn,
+        select(c.account_id, c.last_accrued_on, c.penalty_carry_units, c.compound_carry_units).where(
+            c.account_id >= ids[0], c.account_id < ids[1]
+        ),
+        {
             "account_id": pl.Int64,
             "last_accrued_on": pl.Date,
             "penalty_carry_units": pl.String,
             "compound_carry_units": pl.String,
         },
-        orient="row",
-    )
+    ).join(accounts.select("account_id"), on="account_id", how="semi")
     # An account never accrued starts from the date its imported balances were stated (which include
     # any 罚息 up to then): the original charged_through_on.
     return (
@@ -222,11 +246,17 @@ def _load_carries(conn: Connection, accounts: pl.DataFrame) -> pl.DataFrame:
 
 
 def _accrue_penalties(
-    conn: Connection, accounts: pl.DataFrame, items: pl.DataFrame, ctx: CycleContext
+    conn: Connection, accounts: pl.DataFrame, items: pl.DataFrame, ctx: CycleContext, ids: IdRange
 ) -> int:
-    """Accrue every day from each account's last accrued day up to ``as_of``, oldest day first."""
+    """Accrue every day from each account's last accrued day up to ``as_of``, oldest day first.
+
+    The balances each day's accrual reads (everything effective up to the day before) are folded from
+    the ledger once, then rolled forward a day at a time by the entries effective on that day (the
+    day's accruals just posted included), instead of folding the whole ledger again for every day
+    caught up.
+    """
     products = {code: p for code, p in ctx.products.items() if p.penalty is not None or p.compound_interest}
-    state = _load_carries(conn, accounts.filter(pl.col("product_code").is_in(list(products))))
+    state = _load_carries(conn, accounts.filter(pl.col("product_code").is_in(list(products))), ids)
     state = state.filter(pl.col("last_accrued_on") < ctx.as_of)
     if state.height == 0:
         return 0
@@ -234,17 +264,26 @@ def _accrue_penalties(
     first_day = state["last_accrued_on"].min()
     assert isinstance(first_day, dt.date)
     day = first_day + ONE_DAY
+    folded: pl.DataFrame | None = None  # balances through ``folded_through``
+    folded_through = first_day
     while day <= ctx.as_of:
         today = state.filter(pl.col("last_accrued_on") == day - ONE_DAY)
         if today.height:
-            ids = today["account_id"].to_list()
-            sub = accounts.filter(pl.col("account_id").is_in(ids))
-            balances = balances_through(
-                conn, through=day - ONE_DAY, partition=ctx.partition, partitions=ctx.partitions
-            ).filter(pl.col("account_id").is_in(ids))
+            if folded is None:
+                folded = balances_through(
+                    conn, through=day - ONE_DAY, partition=ctx.partition, partitions=ctx.partitions, ids=ids
+                )
+            else:
+                while folded_through < day - ONE_DAY:
+                    folded_through += ONE_DAY
+                    folded = _roll_forward(folded, conn, ctx, ids, folded_through)
+            folded_through = day - ONE_DAY
+            accruing = today.select("account_id")
+            sub = accounts.join(accruing, on="account_id", how="semi")
+            balances = folded.join(accruing, on="account_id", how="semi")
             pos = positions_on(
                 sub,
-                items.filter(pl.col("account_id").is_in(ids)),
+                items.join(accruing, on="account_id", how="semi"),
                 balances,
                 as_of=day - ONE_DAY,
                 products=ctx.products,
@@ -285,18 +324,41 @@ def _accrue_penalties(
         pl.col("penalty_carry_units").cast(pl.String),
         pl.col("compound_carry_units").cast(pl.String),
     )
-    ids = final["account_id"].to_list()
-    for start in range(0, len(ids), 20_000):
-        conn.execute(delete(AccrualCarry).where(AccrualCarry.account_id.in_(ids[start : start + 20_000])))
+    # The stored carries being replaced are those of the state loaded above: the slice's open accounts
+    # of these products not yet accrued through ``as_of`` (one statement, no id list).
+    c, a = AccrualCarry, tables.Account
+    replaced = select(a.id).where(
+        a.status == "open", a.product_code.in_(list(products)), a.id >= ids[0], a.id < ids[1]
+    )
+    if ctx.partitions > 1:
+        replaced = replaced.where(partition_filter(a.id, ctx.partition, ctx.partitions))  # type: ignore[arg-type]
+    conn.execute(
+        delete(c).where(
+            c.account_id >= ids[0],
+            c.account_id < ids[1],
+            c.last_accrued_on < ctx.as_of,
+            c.account_id.in_(replaced),
+        )
+    )
     bulk.insert_frame(conn, "accrual_carries", final)
     return posted
 
 
+def _roll_forward(
+    folded: pl.DataFrame, conn: Connection, ctx: CycleContext, ids: IdRange, day: dt.date
+) -> pl.DataFrame:
+    """Balances through ``day`` from balances through the day before and the entries effective on ``day``."""
+    added = balances_through(
+        conn, through=day, on=day, partition=ctx.partition, partitions=ctx.partitions, ids=ids
+    )
+    if added.height == 0:
+        return folded
+    amounts = [f"{c}_minor" for c in COMPONENTS]
+    return pl.concat([folded, added]).group_by("account_id").agg(pl.col(amounts).sum())
+
+
 def step_positions(conn: Connection, ctx: CycleContext) -> dict[str, Any]:
     """Snapshot each open account's balances, overdue amount, DPD and bucket at the end of the day."""
-    accounts = open_accounts(conn, partition=ctx.partition, partitions=ctx.partitions)
-    balances = balances_through(conn, through=ctx.as_of, partition=ctx.partition, partitions=ctx.partitions)
-    pos = positions_on(accounts, schedule_items(accounts), balances, as_of=ctx.as_of, products=ctx.products)
     p = DailyPosition
     # Only this step writes the day's rows of this partition, in this transaction; clearing them by
     # day and partition keeps a rerun exact without an id list per account.
@@ -304,16 +366,27 @@ def step_positions(conn: Connection, ctx: CycleContext) -> dict[str, Any]:
     if ctx.partitions > 1:
         stale = stale.where(partition_filter(p.account_id, ctx.partition, ctx.partitions))  # type: ignore[arg-type]
     conn.execute(stale)
-    rows = pos.select(
-        pl.lit(ctx.as_of).alias("as_of"),
-        "account_id",
-        "currency",
-        "dpd",
-        "bucket",
-        *[f"{c}_minor" for c in COMPONENTS],
-        "overdue_minor",
-        "oldest_unpaid_due_on",
-    )
-    bulk.insert_frame(conn, "daily_positions", rows)
-    by_bucket = rows.group_by("bucket").len().sort("bucket")
-    return {"accounts": rows.height, "by_bucket": dict(by_bucket.iter_rows())}
+    written = 0
+    by_bucket: dict[str, int] = {}
+    for ids in account_slices(conn, ctx):
+        accounts = open_accounts(conn, partition=ctx.partition, partitions=ctx.partitions, ids=ids)
+        balances = balances_through(
+            conn, through=ctx.as_of, partition=ctx.partition, partitions=ctx.partitions, ids=ids
+        )
+        pos = positions_on(
+            accounts, schedule_items(accounts, take=True), balances, as_of=ctx.as_of, products=ctx.products
+        )
+        rows = pos.select(
+            pl.lit(ctx.as_of).alias("as_of"),
+            "account_id",
+            "currency",
+            "dpd",
+            "bucket",
+            *[f"{c}_minor" for c in COMPONENTS],
+            "overdue_minor",
+            "oldest_unpaid_due_on",
+        )
+        written += bulk.insert_frame(conn, "daily_positions", rows)
+        for bucket, count in rows.group_by("bucket").len().iter_rows():
+            by_bucket[bucket] = by_bucket.get(bucket, 0) + count
+    return {"accounts": written, "by_bucket": dict(sorted(by_bucket.items()))}

@@ -154,11 +154,13 @@ def run_day(
     report = CycleReport(as_of=as_of)
     for index, step in enumerate(steps):
         totals: dict[str, Any] = {}
+        # A whole-book step runs once (partition 0 of 1) however many partitions the day has.
+        parts = partitions if step.partitioned else 1
         contexts = [
             CycleContext(
-                as_of=as_of, now=moment, actor=actor, products=products, partition=p, partitions=partitions
+                as_of=as_of, now=moment, actor=actor, products=products, partition=p, partitions=parts
             )
-            for p in range(partitions)
+            for p in range(parts)
         ]
         for ctx, counts in zip(contexts, runner.run(engine, step, contexts), strict=True):
             if counts is None:
@@ -206,7 +208,15 @@ def catch_up(
     day = start
     while day <= through:
         reports.append(
-            run_day(engine, as_of=day, actor=actor, partitions=partitions, progress=progress, now=now)
+            run_day(
+                engine,
+                as_of=day,
+                actor=actor,
+                partitions=partitions,
+                progress=progress,
+                now=now,
+                executor=executor,
+            )
         )
         day += dt.timedelta(days=1)
     return reports
