@@ -214,7 +214,7 @@ def test_mixed_file_keeps_good_rows_and_names_every_bad_one(engine: Engine, tmp_
         ["mixed.csv", "4", "product", "unknown product 'no-such-product'; see `arrears product list`"],
         ["mixed.csv", "5", "email", "'not-an-email' is not an email address"],
         ["mixed.csv", "5", "mobile_phone", "'12345' is not a valid phone number for CN"],
-        ["mixed.csv", "6", "account_id", "appears more than once; the first row was taken"],
+        ["mixed.csv", "6", "account_id", "repeats row 1; only the first row of an account_id is imported"],
         ["mixed.csv", "7", "principal_balance", "is more than the principal lent"],
         ["mixed.csv", "8", "principal_balance",
          "is below the principal not yet due by the schedule; send the rescheduled due_schedule"],
@@ -345,8 +345,13 @@ def test_batches_written_while_the_next_is_prepared_give_one_consistent_book(
     assert report.counts() == {"kind": "accounts", "rows_read": 7, "inserted": 5, "updated": 0,
                                "unchanged": 0, "rejected": 2}  # fmt: skip
     assert read_rejects(tmp_path / "accounts.csv.rejects.csv")[1:] == [
-        ["accounts.csv", "5", "account_id", "appears more than once; the first row was taken"],
-        ["accounts.csv", "7", "principal", "'abc' is not an amount (digits with an optional decimal point)"],
+        ["accounts.csv", "5", "account_id", "repeats row 1; only the first row of an account_id is imported"],
+        [
+            "accounts.csv",
+            "7",
+            "principal",
+            "'abc' is not an amount (ASCII digits 0-9 with an optional decimal point)",
+        ],
     ]
     a, d = tables.Account, tables.Debtor
     with engine.connect() as conn:

@@ -72,7 +72,7 @@ def test_payments_follow_the_product_waterfall_in_order(engine: Engine, tmp_path
         ["payments.csv", "4", "account_id", "no account 'NOPE' has been imported"],
         ["payments.csv", "5", "currency", "is USD but the account is in CNY"],
         ["payments.csv", "6", "amount", "has more decimal places than CNY allows"],
-        ["payments.csv", "7", "payment_id", "appears more than once in the file; the first row was taken"],
+        ["payments.csv", "7", "payment_id", "repeats row 3; only the first row of a payment_id is imported"],
         ["payments.csv", "8", "amount", "must be greater than zero"],
     ]
     # cn-bank-contract: costs, fees, 罚息, 复利, interest, principal. P1 (earlier value date) goes first:

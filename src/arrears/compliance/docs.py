@@ -85,6 +85,22 @@ gives for it, resolved once when the number is stored; the batch then does not p
 (parsing and classifying a number costs 50-100 µs). Numbers without `zones` are resolved once
 per distinct number and process (an LRU cache), so a daily cycle that stores them pays once.
 
+Callers that hold the cases as tables (the daily cycle) pass
+`cases=CaseTable(debtors=..., points=..., debts=..., flags=...)`
+(`arrears.domain.compliance.cases.CaseTable`): one row per case in `debtors` (`debtor_id`,
+`jurisdiction`, `timezone`, `country`, `region`, `city`), the debtors' contact points in order
+in `points` (`debtor_id`, `id`, `kind`, `place`, `value`), the debts named by id in `debts`
+(with `dispute_received_at` and `dispute_in_writing` when disputed) and the flags mapping of
+the debtors that have any. It reads as the list of mappings would (indexing gives one case's
+mapping), but the common shape is taken over whole columns without building a mapping per
+case: each distinct jurisdiction, zone and set of facts is checked once, and the phone
+numbers' zones come from `zones_for_phone_column(values, regions)`
+(`arrears.domain.compliance.zones`), which judges numbers stored as `+` and digits per country
+code over whole columns with the patterns and prefix table `phonenumbers` reads, and parses any
+other value one by one; its results are those of `zones_for_phone` (a tested property). Cases
+with flags, disputes or values the column checks do not pass go through the mapping reader as
+before.
+
 ## Stored decisions and the report
 
 Every decision taken for a real action is stored in `compliance_decisions` with the SHA-256

@@ -12,15 +12,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import operator
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, String, select, type_coerce
 from sqlalchemy.orm import Session
 
 from arrears.cases.contacts import history_outcome
 from arrears.cases.tables import Case, CaseAccount, CaseHold, ContactRecord, Dispute, Promise
 from arrears.compliance import check_batch, record_decisions
+from arrears.cycle.frames import read_frame
 from arrears.cycle.ledger_steps import CycleContext
 from arrears.cycle.tables import DailyPosition
 from arrears.domain.cases.enums import Channel as CaseChannel
@@ -50,6 +52,34 @@ __all__ = ["step_plan"]
 _OPEN_STAGES = ("new", "initial_contact", "confirmed", "negotiating", "arranged", "escalated", "legal")
 _PHONE_CHANNELS = ("call", "sms", "voicemail_message")
 _UTC_DT = pl.Datetime("us", "UTC")
+
+
+def _frame(conn: Connection, query: Any, schema: dict[str, Any]) -> pl.DataFrame:
+    """The rows of ``query`` straight from the driver's cursor into a frame (:func:`read_frame`).
+
+    Dates and instants come as text on SQLite (``date_as_read``, :func:`_instant_as_read`) and are
+    parsed here over whole columns by the callers.
+    """
+    return read_frame(conn, query, schema)
+
+
+def _instant_as_read(conn: Connection, column: Any) -> Any:
+    """An aware-time column to read with :func:`_frame`: on SQLite the stored UTC text, parsed by
+    :func:`_instants_parsed` over the whole column; elsewhere the column (the driver returns aware
+    datetimes)."""
+    if conn.dialect.name == "sqlite":
+        return type_coerce(column, String).label(column.key)
+    return column
+
+
+def _instants_parsed(frame: pl.DataFrame, *names: str) -> pl.DataFrame:
+    """``frame`` with the named columns read by :func:`_instant_as_read` as UTC instants."""
+    return frame.with_columns(
+        pl.col(n).str.to_datetime("%Y-%m-%d %H:%M:%S%.f", time_unit="us", time_zone="UTC")
+        if frame.schema[n] == pl.String
+        else pl.col(n).cast(_UTC_DT)
+        for n in names
+    )
 
 
 def _chunks(ids: list[int]) -> list[list[int]]:
@@ -110,9 +140,10 @@ def _positions(conn: Connection, ctx: CycleContext) -> pl.DataFrame:
         query = query.where((p.account_id % ctx.partitions) == ctx.partition)
     # Dates come as text on SQLite (see date_as_read) and are parsed over the whole column.
     day = pl.String if conn.dialect.name == "sqlite" else pl.Date
-    frame = pl.DataFrame(
-        conn.execute(query).all(),
-        schema={
+    frame = _frame(
+        conn,
+        query,
+        {
             "account_id": pl.Int64,
             "currency": pl.String,
             "dpd": pl.Int64,
@@ -130,7 +161,6 @@ def _positions(conn: Connection, ctx: CycleContext) -> pl.DataFrame:
             "address_region": pl.String,
             "address_city": pl.String,
         },
-        orient="row",
     )
     return dates_parsed(frame, "oldest_unpaid_due_on", "first_due_on")
 
@@ -153,14 +183,22 @@ def _open_case_links(conn: Connection, ctx: CycleContext) -> pl.DataFrame:
     right-party contact and debtor, and the account's external id."""
     c, ca, a = Case, CaseAccount, tables.Account
     linked = (
-        select(ca.account_id, c.id, c.stage, c.last_right_party_at, c.debtor_id, a.external_id)
+        select(
+            ca.account_id,
+            c.id,
+            c.stage,
+            _instant_as_read(conn, c.last_right_party_at),
+            c.debtor_id,
+            a.external_id,
+        )
         .join(c, c.id == ca.case_id)
         .join(a, a.id == ca.account_id)
         .where(~ca.is_excluded, c.stage.in_(_OPEN_STAGES))
     )
     if ctx.partitions > 1:
         linked = linked.where((ca.account_id % ctx.partitions) == ctx.partition)
-    return pl.DataFrame(conn.execute(linked).all(), schema=_LINK_SCHEMA, orient="row")
+    schema = {**_LINK_SCHEMA, "last_rpc_at": pl.String} if conn.dialect.name == "sqlite" else _LINK_SCHEMA
+    return _instants_parsed(_frame(conn, linked, schema), "last_rpc_at")
 
 
 def _case_facts(
@@ -291,13 +329,8 @@ def step_plan(conn: Connection, ctx: CycleContext) -> dict[str, Any]:
         version_id, strategy = chosen
         scope = (ctx.partition, ctx.partitions)
         open_entries = segment_entries_open(session, strategy.id, scope)
-        plan = plan_day(
-            features,
-            strategy,
-            as_of=ctx.as_of,
-            open_entries=open_entries,
-            recorded=recorded_assignments(session, scope),
-        )
+        recorded = recorded_assignments(session, scope)
+        plan = plan_day(features, strategy, as_of=ctx.as_of, open_entries=open_entries, recorded=recorded)
         moves = record_day(
             session,
             plan=plan,
@@ -308,6 +341,7 @@ def step_plan(conn: Connection, ctx: CycleContext) -> dict[str, Any]:
             now=ctx.now,
             scope=scope,
             open_entries=open_entries,
+            recorded=recorded,
         )
         session.flush()
     actions = plan.actions.join(
@@ -343,26 +377,30 @@ def step_plan(conn: Connection, ctx: CycleContext) -> dict[str, Any]:
     }
 
 
-def _contact_points(conn: Connection, debtor_ids: list[int]) -> pl.DataFrame:
+def _contact_points(conn: Connection, debtor_ids: list[int], *, most: bool = False) -> pl.DataFrame:
+    """The debtors' own contact points (not their persons'), in id order.
+
+    ``most``: the debtors are most of those on file, so every debtor's points are read and the
+    others dropped here (cheaper than matching each row against the list in SQL).
+    """
     cp = tables.ContactPoint
-    rows: list[Any] = []
-    for chunk in _chunks(debtor_ids):
-        rows += conn.execute(
-            select(cp.id, cp.debtor_id, cp.kind, cp.place, cp.value).where(
-                in_ids(conn, cp.debtor_id, chunk), cp.person_id.is_(None)
-            )
-        ).all()
-    return pl.DataFrame(
-        rows,
-        schema={
-            "id": pl.Int64,
-            "debtor_id": pl.Int64,
-            "kind": pl.String,
-            "place": pl.String,
-            "value": pl.String,
-        },
-        orient="row",
-    ).sort("id")
+    schema = {
+        "id": pl.Int64,
+        "debtor_id": pl.Int64,
+        "kind": pl.String,
+        "place": pl.String,
+        "value": pl.String,
+    }
+    query = select(cp.id, cp.debtor_id, cp.kind, cp.place, cp.value).where(cp.person_id.is_(None))
+    if not debtor_ids:
+        return pl.DataFrame(schema=schema)
+    if most:
+        frame = _frame(conn, query, schema).filter(
+            pl.col("debtor_id").is_in(pl.Series(debtor_ids, dtype=pl.Int64).implode())
+        )
+    else:
+        frame = _frame(conn, query.where(in_ids(conn, cp.debtor_id, debtor_ids)), schema)
+    return frame.sort("id")
 
 
 def _history(
@@ -374,28 +412,25 @@ def _history(
     none, names no debt.
     """
     r = ContactRecord
-    rows: list[Any] = []
-    for chunk in _chunks(debtor_ids):
-        rows += conn.execute(
-            select(
-                r.debtor_id,
-                r.case_id,
-                r.at,
-                r.channel,
-                r.direction,
-                r.person_id,
-                r.contact_point_id,
-                r.outcome,
-                r.made_by,
-            ).where(in_ids(conn, r.debtor_id, chunk), r.at >= since)
-        ).all()
-    log = pl.DataFrame(
-        rows,
-        schema={"debtor_id": pl.Int64, "case_id": pl.Int64, "at": _UTC_DT, "channel": pl.String,
-                "direction": pl.String, "person_id": pl.Int64, "contact_point_id": pl.Int64,
-                "outcome": pl.String, "made_by": pl.String},
-        orient="row",
-    )  # fmt: skip
+    schema = {"debtor_id": pl.Int64, "case_id": pl.Int64,
+              "at": pl.String if conn.dialect.name == "sqlite" else _UTC_DT, "channel": pl.String,
+              "direction": pl.String, "person_id": pl.Int64, "contact_point_id": pl.Int64,
+              "outcome": pl.String, "made_by": pl.String}  # fmt: skip
+    if not debtor_ids:
+        log = pl.DataFrame(schema={**schema, "at": _UTC_DT})
+    else:
+        query = select(
+            r.debtor_id,
+            r.case_id,
+            _instant_as_read(conn, r.at),
+            r.channel,
+            r.direction,
+            r.person_id,
+            r.contact_point_id,
+            r.outcome,
+            r.made_by,
+        ).where(in_ids(conn, r.debtor_id, debtor_ids), r.at >= since)
+        log = _instants_parsed(_frame(conn, query, schema), "at")
     # The engine's outcome of each distinct (channel, outcome) logged; unknown values raise here.
     pairs = log.select("channel", "outcome").unique(maintain_order=True)
     judged = pairs.with_columns(
@@ -560,7 +595,10 @@ def _judge(
     if contacts.height == 0:
         return pl.concat([others], how="diagonal_relaxed")
     debtor_ids = contacts["debtor_id"].unique().sort().to_list()
-    points = _contact_points(conn, debtor_ids)
+    # Most of the partition's debtors on the first day of a book; a few on the days after.
+    points = _contact_points(
+        conn, debtor_ids, most=ctx.partitions == 1 and 2 * len(debtor_ids) >= debtor_facts.height
+    )
     if ctx.partitions > 1:
         # A debtor's cases may hold accounts of other partitions: read them all.
         case_accounts = _case_accounts(conn, debtor_ids)
@@ -700,11 +738,7 @@ def _fingerprints(
             .alias("_json"),
         )
     )
-    per_debtor = pl.Series(
-        "_case_digest",
-        [hashlib.sha256(text.encode()).hexdigest() for text in documents["_json"]],
-        dtype=pl.String,
-    )
+    per_debtor = pl.Series("_case_digest", _sha256_hex(documents["_json"]), dtype=pl.String)
     instant = ctx.now.astimezone(dt.UTC).isoformat()
     keyed = frame.select(pl.col("debtor_id").cast(pl.String), "channel", "contact_point_id", "debts").join(
         documents.select("debtor_id").with_columns(per_debtor),
@@ -722,7 +756,15 @@ def _fingerprints(
             separator="|",
         )
     ).to_series()
-    return pl.Series([hashlib.sha256(text.encode()).hexdigest() for text in texts], dtype=pl.String)
+    return pl.Series(_sha256_hex(texts), dtype=pl.String)
+
+
+def _sha256_hex(texts: pl.Series) -> list[str]:
+    """The SHA-256 hex digest of each text's UTF-8 bytes (the bytes taken from the column at once)."""
+    return list(map(_hexdigest, map(hashlib.sha256, texts.cast(pl.Binary).to_list())))
+
+
+_hexdigest = operator.methodcaller("hexdigest")
 
 
 def _write_actions(conn: Connection, ctx: CycleContext, judged: pl.DataFrame, *, strategy_id: str) -> int:

@@ -12,19 +12,26 @@ the expression forms.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import polars as pl
 
+from arrears.portfolio.readers import ROW
 from arrears.portfolio.schema import ColumnSpec, ColumnType
 
 __all__ = [
+    "DATE_MAX",
+    "DATE_MIN",
+    "MONEY_PATTERN",
     "PROBLEMS",
+    "blanks_to_null",
     "cn_national_id_problem",
     "cn_national_id_problems",
     "collect_problems",
     "column_problems",
+    "first_rows",
     "money_minor",
     "money_minor_columns",
     "parse_date",
@@ -35,9 +42,15 @@ __all__ = [
 ]
 
 PROBLEMS = "_problems"
-_MONEY = r"^\d{1,15}(\.\d+)?$"
-_RATE = r"^\d{1,2}(\.\d{1,12})?$"
-_INTEGER = r"^\d{1,9}$"
+# Digits are ASCII 0-9 only: Polars' ``\d`` also matches other scripts' digits (full-width ２, Arabic-Indic
+# ٢ ...), which pass a pattern and then fail the conversion to a number.
+_MONEY = r"^[0-9]{1,15}(\.[0-9]+)?$"
+_RATE = r"^[0-9]{1,2}(\.[0-9]{1,12})?$"
+_INTEGER = r"^[0-9]{1,9}$"
+MONEY_PATTERN = _MONEY  # what a money text (commas removed, trimmed) must match
+# Dates every column, driver and database can hold (Python's date stops at 9999; Polars parses more).
+DATE_MIN = dt.date(1900, 1, 1)
+DATE_MAX = dt.date(2199, 12, 31)
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 
@@ -99,7 +112,7 @@ def column_problems(
                     filled & ~value.str.replace_all(",", "").str.contains(_MONEY),
                     pl.lit("'")
                     + value
-                    + pl.lit("' is not an amount (digits with an optional decimal point)"),
+                    + pl.lit("' is not an amount (ASCII digits 0-9 with an optional decimal point)"),
                 )
             )
         elif spec.type is ColumnType.RATE:
@@ -107,7 +120,7 @@ def column_problems(
                 problem(
                     spec.name,
                     filled & ~value.str.contains(_RATE),
-                    pl.lit("'") + value + pl.lit("' is not a decimal rate such as 0.0435"),
+                    pl.lit("'") + value + pl.lit("' is not a decimal rate such as 0.0435 (ASCII digits 0-9)"),
                 )
             )
         elif spec.type is ColumnType.INTEGER:
@@ -115,15 +128,31 @@ def column_problems(
                 problem(
                     spec.name,
                     filled & ~value.str.contains(_INTEGER),
-                    pl.lit("'") + value + pl.lit("' is not a whole number"),
+                    pl.lit("'") + value + pl.lit("' is not a whole number (ASCII digits 0-9)"),
                 )
             )
         elif spec.type is ColumnType.DATE:
+            parsed = value.str.to_date("%Y-%m-%d", strict=False)
             out.append(
                 problem(
                     spec.name,
-                    filled & value.str.to_date("%Y-%m-%d", strict=False).is_null(),
+                    filled & parsed.is_null(),
                     pl.lit("'") + value + pl.lit("' is not a date in the form YYYY-MM-DD"),
+                )
+            )
+            out.append(
+                problem(
+                    spec.name,
+                    (parsed < DATE_MIN) | (parsed > DATE_MAX),
+                    pl.lit("'") + value + pl.lit(f"' is outside {DATE_MIN} to {DATE_MAX}"),
+                )
+            )
+        if spec.pattern:
+            out.append(
+                problem(
+                    spec.name,
+                    filled & ~value.str.contains(spec.pattern),
+                    pl.lit("'") + value + pl.lit(f"' {spec.pattern_reason}"),
                 )
             )
         elif spec.type is ColumnType.ENUM:
@@ -135,6 +164,32 @@ def column_problems(
                 )
             )
     return out
+
+
+def blanks_to_null(frame: pl.DataFrame, names: Iterable[str]) -> pl.DataFrame:
+    """A cell that is empty or only whitespace (a quoted ``""``, spaces, tabs) is a missing value."""
+    return frame.with_columns(
+        pl.when(pl.col(n).str.strip_chars() == "").then(None).otherwise(pl.col(n)).alias(n)
+        for n in names
+        if n in frame.columns
+    )
+
+
+def first_rows(frame: pl.DataFrame, key: str, seen: dict[str, int]) -> pl.Series:
+    """The row number of the first row in the file with each row's ``key`` (null where it is missing).
+
+    ``seen`` maps every key of earlier batches to its first row, whether that row was imported or
+    rejected, and is extended with this batch's keys: the rule does not depend on batch boundaries.
+    """
+    keys = frame[key]
+    earlier = pl.Series([seen.get(k) for k in keys.to_list()] if seen else [None] * frame.height,
+                        dtype=pl.Int64)  # fmt: skip
+    first = frame.select(
+        pl.when(pl.col(key).is_not_null()).then(pl.coalesce(earlier, pl.col(ROW).min().over(key)))
+    ).to_series()
+    new = frame.filter(pl.col(key).is_not_null() & earlier.is_null() & pl.col(key).is_first_distinct())
+    seen.update(zip(new[key].to_list(), new[ROW].to_list(), strict=True))
+    return first
 
 
 def collect_problems(frame: pl.DataFrame, checks: Sequence[pl.Expr]) -> pl.DataFrame:
@@ -150,8 +205,8 @@ def money_minor(name: str, exponent: pl.Expr) -> pl.Expr:
     Exact: digits are shifted as text, never through a float.
     """
     text = pl.col(name).str.strip_chars().str.replace_all(",", "")
-    whole = text.str.extract(r"^(\d+)", 1)
-    frac = text.str.extract(r"\.(\d+)$", 1).fill_null("")
+    whole = text.str.extract(r"^([0-9]+)", 1)
+    frac = text.str.extract(r"\.([0-9]+)$", 1).fill_null("")
     too_precise = frac.str.len_chars() > exponent
     padded = (frac + pl.lit("0000")).str.slice(0, exponent)
     scale = pl.lit(10, dtype=pl.Int64).pow(exponent.cast(pl.Int64))
@@ -171,8 +226,8 @@ def money_minor_columns(frame: pl.DataFrame, sources: Mapping[str, str], exponen
         expr
         for text, whole, frac in parts.values()
         for expr in (
-            pl.col(text).str.extract(r"^(\d+)", 1).cast(pl.Int64, strict=False).alias(whole),
-            pl.col(text).str.extract(r"\.(\d+)$", 1).fill_null("").alias(frac),
+            pl.col(text).str.extract(r"^([0-9]+)", 1).cast(pl.Int64, strict=False).alias(whole),
+            pl.col(text).str.extract(r"\.([0-9]+)$", 1).fill_null("").alias(frac),
         )
     )
     exp = pl.col(exponent)
@@ -193,8 +248,8 @@ def money_minor_columns(frame: pl.DataFrame, sources: Mapping[str, str], exponen
 def rate_parts(name: str) -> tuple[pl.Expr, pl.Expr]:
     """An exact rational for a decimal rate text: (numerator, denominator = 10**decimals)."""
     text = pl.col(name).str.strip_chars()
-    whole = text.str.extract(r"^(\d+)", 1)
-    frac = text.str.extract(r"\.(\d+)$", 1).fill_null("")
+    whole = text.str.extract(r"^([0-9]+)", 1)
+    frac = text.str.extract(r"\.([0-9]+)$", 1).fill_null("")
     decimals = frac.str.len_chars()
     den = pl.lit(10, dtype=pl.Int64).pow(decimals.cast(pl.Int64))
     num = whole.cast(pl.Int64, strict=False) * den + frac.cast(pl.Int64, strict=False).fill_null(0)
@@ -208,7 +263,7 @@ def cn_national_id_problem(name: str, *, latest_birth: pl.Expr) -> pl.Expr:
     ``latest_birth``, and the ISO 7064 MOD 11-2 check character.
     """
     value = pl.col(name).str.strip_chars().str.to_uppercase()
-    shape_ok = value.str.contains(r"^\d{17}[\dX]$")
+    shape_ok = value.str.contains(r"^[0-9]{17}[0-9X]$")
     birth = value.str.slice(6, 8).str.to_date("%Y%m%d", strict=False)
     total = pl.sum_horizontal(
         [value.str.slice(i, 1).cast(pl.Int64, strict=False) * w for i, w in enumerate(_ID_WEIGHTS)]
@@ -246,7 +301,7 @@ def cn_national_id_problems(frame: pl.DataFrame, name: str, *, latest_birth: str
     frame = frame.with_columns(expected.alias(f"{out}__expected"))
     expected = pl.col(f"{out}__expected")
     frame = frame.with_columns(
-        pl.when(~text.str.contains(r"^\d{17}[\dX]$"))
+        pl.when(~text.str.contains(r"^[0-9]{17}[0-9X]$"))
         .then(pl.lit("must be 18 characters: 17 digits and a check digit or X"))
         .when(pl.col(birth).is_null())
         .then(pl.lit("has no valid birth date in characters 7-14"))

@@ -68,15 +68,18 @@ def _known_payments(conn: Connection, external_ids: list[str]) -> set[str]:
     return found
 
 
-def _validate(frame: pl.DataFrame, conn: Connection, seen: set[str]) -> pl.DataFrame:
+def _validate(frame: pl.DataFrame, conn: Connection, seen: dict[str, int]) -> pl.DataFrame:
+    """Typed columns plus ``_problems`` for every row (``seen``: see :func:`checks.first_rows`)."""
     for spec in PAYMENT_COLUMNS:
         if spec.name not in frame.columns:
             frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(spec.name))
+    frame = checks.blanks_to_null(frame, [c.name for c in PAYMENT_COLUMNS])
     frame = frame.with_columns(
         pl.col("payment_id").str.strip_chars(),
         pl.col("account_id").str.strip_chars(),
         pl.col("reverses_payment_id").str.strip_chars(),
     )
+    frame = frame.with_columns(checks.first_rows(frame, "payment_id", seen).alias("_first_row"))
     accounts = _accounts(conn, frame["account_id"].drop_nulls().unique().to_list())
     known = _known_payments(conn, frame["payment_id"].drop_nulls().unique().to_list())
     frame = frame.join(accounts, on="account_id", how="left").with_columns(
@@ -96,11 +99,12 @@ def _validate(frame: pl.DataFrame, conn: Connection, seen: set[str]) -> pl.DataF
                 pl.lit("is ") + pl.col("currency") + pl.lit(" but the account is in ") + pl.col("_currency")),
         problem("amount", pl.col("_amount") == 0, "must be greater than zero"),
         problem("amount", pl.col("amount").is_not_null() & pl.col("_exp").is_not_null()
-                & pl.col("amount").str.contains(r"^\s*\d[\d,]*(\.\d+)?\s*$") & pl.col("_amount").is_null(),
+                & pl.col("amount").str.strip_chars().str.replace_all(",", "").str.contains(checks.MONEY_PATTERN)
+                & pl.col("_amount").is_null(),
                 pl.lit("has more decimal places than ") + pl.col("currency") + pl.lit(" allows")),
-        problem("payment_id", pl.col("payment_id").is_in(list(seen))
-                | (pl.int_range(pl.len()).over("payment_id") > 0),
-                "appears more than once in the file; the first row was taken"),
+        problem("payment_id", pl.col("_first_row") != pl.col(ROW),
+                pl.lit("repeats row ") + pl.col("_first_row").cast(pl.String)
+                + pl.lit("; only the first row of a payment_id is imported")),
     ]  # fmt: skip
     return collect_problems(frame, [*column_problems(PAYMENT_COLUMNS, frame.columns), *cross])
 
@@ -111,7 +115,7 @@ def import_payments(*, engine: Engine, path: Path, actor: str, now: dt.datetime,
     batches = read_batches(path, required=REQUIRED, batch_rows=batch_rows)
     report = ImportReport(kind="payments", source=str(path))
     sink = RejectSink(path)
-    seen: set[str] = set()
+    seen: dict[str, int] = {}
     reversed_count = 0
     with UnitOfWork(engine) as uow:
         ensure_builtin_products(uow.session, now=now)
@@ -125,7 +129,6 @@ def import_payments(*, engine: Engine, path: Path, actor: str, now: dt.datetime,
             sink.add_frame(rejected.select(ROW, PROBLEMS))
             report.rows_rejected += rejected.height + len(batch.problems)
             good = frame.filter(pl.col(PROBLEMS).list.len() == 0)
-            seen.update(good["payment_id"].to_list())
             report.rows_unchanged += good.filter(pl.col("_already_posted")).height
             fresh = good.filter(~pl.col("_already_posted"))
             bounces = fresh.filter(pl.col("reverses_payment_id").is_not_null())

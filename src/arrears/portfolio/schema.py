@@ -33,6 +33,9 @@ class ColumnSpec:
     choices: tuple[str, ...] = ()
     default: str | None = None
     max_length: int | None = None
+    # A regular expression the trimmed value must match, and what the message says when it does not.
+    pattern: str | None = None
+    pattern_reason: str = ""
 
 
 SCHEDULE_METHODS = ("equal-installment", "equal-principal", "interest-only", "bullet")
@@ -181,7 +184,15 @@ ACCOUNT_COLUMNS: tuple[ColumnSpec, ...] = (
         "CN-BJ",
         max_length=64,
     ),
-    ColumnSpec("country", ColumnType.TEXT, False, "ISO 3166-1 alpha-2 country of the address.", "CN"),
+    ColumnSpec(
+        "country",
+        ColumnType.TEXT,
+        False,
+        "ISO 3166-1 alpha-2 country of the address (two letters, either case).",
+        "CN",
+        pattern=r"^[A-Za-z]{2}$",
+        pattern_reason="is not a two-letter ISO 3166-1 code",
+    ),
     ColumnSpec(
         "jurisdiction",
         ColumnType.TEXT,
@@ -300,9 +311,17 @@ def render_markdown() -> str:
         "",
         "`arrears import accounts FILE` and `arrears import payments FILE` read CSV (UTF-8, with or without",
         "a byte-order mark; `.csv` or `.csv.gz`), Parquet (`.parquet`) and JSON Lines (`.jsonl`). Column",
-        "names are the same in every format. Empty cells are missing values. Money is decimal text",
-        "(`1234.56`, never a binary float); dates are ISO `YYYY-MM-DD`. Row numbers in messages count",
+        "names are the same in every format. Empty cells are missing values, and so are cells of only",
+        'whitespace and quoted empty strings (`""`): a required column rejects the row, an optional one',
+        "takes its default. Money is decimal text (`1234.56`, never a binary float) of at most 15 digits",
+        "before the point; dates are ISO `YYYY-MM-DD` from 1900-01-01 to 2199-12-31. Amounts, rates,",
+        "whole numbers, dates, ID numbers and phone numbers use ASCII digits `0-9`: other digits, such as",
+        "full-width `０-９`, are refused with the reason, never converted. Row numbers in messages count",
         "data records from 1 (a CSV header is not a row).",
+        "",
+        "The import key appears once per file: a later row with the same `account_id` (or `payment_id`)",
+        "is rejected as a repeat of the first, whether the first row was imported or rejected and wherever",
+        "the two rows fall in the file.",
         "",
         "Every row is checked. Rows that fail are written with their row number, field and reason to",
         "`<input>.rejects.csv` beside the input, and every good row is still imported. Exit status: 0 when",

@@ -183,7 +183,23 @@ class StrategyReport:
 # --- reading ---------------------------------------------------------------------------------------
 
 
-def _yaml_lines(text: str) -> dict[tuple[Any, ...], int]:
+# libyaml's parser when PyYAML was built with it (the same documents, several times faster).
+_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _yaml_read(text: str, loader_class: Any = _SafeLoader) -> tuple[Any, dict[tuple[Any, ...], int]]:
+    """The document and its lines (:func:`_yaml_lines`), from one parse."""
+    loader = loader_class(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return None, {}
+        return loader.construct_document(root), _yaml_lines(root)
+    finally:
+        loader.dispose()
+
+
+def _yaml_lines(root: yaml.Node) -> dict[tuple[Any, ...], int]:
     """Line (1-based) of every mapping value and sequence item, keyed by its path."""
     lines: dict[tuple[Any, ...], int] = {}
 
@@ -198,9 +214,7 @@ def _yaml_lines(text: str) -> dict[tuple[Any, ...], int]:
             for i, item in enumerate(node.value):
                 walk(item, (*path, i))
 
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
-    if root is not None:
-        walk(root, ())
+    walk(root, ())
     return lines
 
 
@@ -227,8 +241,12 @@ def read_strategy_text(
     try:
         if fmt == "toml":
             return tomllib.loads(text), _toml_lines(text)
-        data = yaml.safe_load(text)
-        return data, _yaml_lines(text)
+        try:
+            return _yaml_read(text)
+        except yaml.YAMLError:
+            # Read again by the pure-Python parser, so that the error names the problem in the
+            # same words whichever parser PyYAML was built with.
+            return _yaml_read(text, yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""

@@ -376,6 +376,7 @@ def record_day(
     now: dt.datetime,
     scope: tuple[int, int] | None = None,
     open_entries: pl.DataFrame | None = None,
+    recorded: pl.DataFrame | None = None,
 ) -> dict[str, int]:
     """Write the day's segment moves and new experiment assignments in bulk, with one audit event.
 
@@ -383,7 +384,8 @@ def record_day(
     are left alone, so a rerun writes nothing new. ``scope`` (partition, partitions) limits the run
     to one partition of the accounts: entries of other partitions are left alone. ``open_entries``
     (as :func:`segment_entries_open` returns them for the same strategy and scope, read in this
-    transaction) spares reading them again.
+    transaction) spares reading them again; so does ``recorded`` (as :func:`recorded_assignments`
+    returns them for the same scope).
     """
     conn = session.connection()
     current = segment_entries_open(session, strategy_id, scope) if open_entries is None else open_entries
@@ -420,7 +422,8 @@ def record_day(
     )
     entries = entries.with_columns(bulk.allocate_ids(conn, "segment_entries", entries.height).alias("id"))
     bulk.insert_frame(conn, "segment_entries", entries)
-    recorded = recorded_assignments(session, scope)
+    if recorded is None:
+        recorded = recorded_assignments(session, scope)
     fresh = accounts.filter(pl.col("experiment").is_not_null()).join(
         recorded.rename({"experiment_id": "experiment"}), on=["account_id", "experiment"], how="anti"
     )

@@ -603,15 +603,14 @@ def read_case_table(table: CaseTable) -> CaseColumns:
     )
     out = CaseColumns()
     # Zones: each phone number in the region the engine reads it in, over the whole column.
-    regions = {
-        (j, c): phone_region_of(j, c) for j, c in plain.select("jurisdiction", "country").unique().iter_rows()
-    }
-    plain = plain.with_columns(
-        pl.Series(
-            "_phone_region",
-            [regions[pair] for pair in zip(plain["jurisdiction"], plain["country"], strict=True)],
-            dtype=pl.String,
-        )
+    # Worked out once per distinct (jurisdiction, country) and joined back (a missing country
+    # matches a missing country).
+    regions = plain.select("jurisdiction", "country").unique(maintain_order=True)
+    regions = regions.with_columns(
+        pl.Series("_phone_region", [phone_region_of(j, c) for j, c in regions.iter_rows()], dtype=pl.String)
+    )
+    plain = plain.join(
+        regions, on=["jurisdiction", "country"], how="left", maintain_order="left", nulls_equal=True
     )
     plain_points = points.join(
         plain.select("_case", "_phone_region"), on="_case", how="inner", maintain_order="left"
@@ -626,10 +625,12 @@ def read_case_table(table: CaseTable) -> CaseColumns:
     facts = plain.join(phone_keys, on="_case", how="left", maintain_order="left").with_columns(
         pl.format("{}:{}", pl.col("_n").fill_null(0), pl.col("_joined").fill_null("")).alias("_phones")
     )
-    keyed: dict[tuple[Any, ...], tuple[str, str]] = {}
-    for j, tz, country, region, phones_key in (
-        facts.select("jurisdiction", "timezone", "country", "region", "_phones").unique().iter_rows()
-    ):
+    # The zones of each distinct set of facts, joined back onto the cases (missing facts match).
+    facts_key = ["jurisdiction", "timezone", "country", "region", "_phones"]
+    distinct = facts.select(facts_key).unique(maintain_order=True)
+    zkeys: list[str] = []
+    primaries: list[str] = []
+    for j, tz, country, region, phones_key in distinct.iter_rows():
         count, joined = phones_key.split(":", 1)
         phone_zones = (
             tuple(tuple(part.split("\x1f")) if part else () for part in joined.split("\x1e"))
@@ -639,17 +640,23 @@ def read_case_table(table: CaseTable) -> CaseColumns:
         zones, primary = zones_from_parts(j, tz, country, region, None, phone_zones)
         key = "\x1f".join(zones)
         out.zone_sets[key] = zones
-        keyed[(j, tz, country, region, phones_key)] = (key, primary)
-    zkeys = [
-        keyed[facts_row]
-        for facts_row in facts.select("jurisdiction", "timezone", "country", "region", "_phones").iter_rows()
-    ]
+        zkeys.append(key)
+        primaries.append(primary)
+    facts = facts.join(
+        distinct.with_columns(
+            pl.Series("_zkey", zkeys, dtype=pl.String), pl.Series("_primary", primaries, dtype=pl.String)
+        ),
+        on=facts_key,
+        how="left",
+        maintain_order="left",
+        nulls_equal=True,
+    )
     n = facts.height
     out.case_index = facts["_case"].to_list()
     out.debtor_id = facts["debtor_id"].to_list()
     out.jurisdiction = facts["jurisdiction"].to_list()
-    out.zkey = [k for k, _ in zkeys]
-    out.primary = [p for _, p in zkeys]
+    out.zkey = facts["_zkey"].to_list()
+    out.primary = facts["_primary"].to_list()
     out.plain = [True] * n
     out.deceased = [False] * n
     out.quiet = [None] * n
