@@ -3,9 +3,15 @@
 1. appending events through ``record_events`` in batches (target ≥ 20,000 events/s), each batch its own
    transaction, as batch work writes them;
 2. ``verify_log`` over the whole log (target: 1,000,000 events in ≤ 10 s), with one signed tree head
-   every 100,000 events.
+   every 100,000 events;
+3. ``record_events`` of one batch of case events shaped like the daily cycle's (``case.open`` from
+   :func:`arrears.cases.service.open_cases`: one actor, one time, the stage and the account in each),
+   as µs of this process's CPU per event (target ≤ 15 µs/event), with ``--cases N`` (default 100,000),
+   next to the per-event path (the one :func:`~arrears.audit.log.record_event` takes) on the same
+   events and database: the least of three alternating runs of each.
 
-Run: ``.venv/bin/python benchmarks/bench_audit_store.py [--append N] [--verify N] [--database sqlite|postgresql]``
+Run: ``.venv/bin/python benchmarks/bench_audit_store.py [--append N] [--verify N] [--cases N]
+[--database sqlite|postgresql]`` (``--append 0 --verify 0`` runs the case events alone).
 PostgreSQL is taken from ``ARREARS_BENCH_PG_URL`` (default ``postgresql://postgres@127.0.0.1:5432``); a
 scratch database is created and dropped.
 """
@@ -24,13 +30,14 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, text
 
-from arrears.audit.log import record_events
+from arrears.audit.log import _append, record_events
 from arrears.audit.service import issue_checkpoint
 from arrears.audit.tree_head import generate_signing_key
 from arrears.audit.verify import verify_log
 from arrears.store.db import UnitOfWork, make_engine, upgrade
 
 APPEND_TARGET = 20_000
+CASE_TARGET_US = 15.0
 VERIFY_TARGET_SECONDS = 10.0
 BATCH = 10_000
 T0 = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
@@ -81,6 +88,39 @@ def events(start: int, count: int) -> list[dict[str, Any]]:
     ]
 
 
+def case_events(count: int) -> list[dict[str, Any]]:
+    """Events shaped like the cycle's first day: one ``case.open`` per new case (``open_cases``)."""
+    at = T0 + dt.timedelta(hours=2)
+    return [
+        {
+            "actor": "cycle",
+            "action": "case.open",
+            "subject_type": "case",
+            "subject_id": str(case_id),
+            "at": at,
+            "after": {"stage": "new", "creditor": "bank", "owner": None, "owner_kind": "team"},
+            "details": {"accounts": [f"ACC-{case_id:08d}"], "as_of": "2025-01-01", "bulk": True},
+        }
+        for case_id in range(1, count + 1)
+    ]
+
+
+def time_cases(engine: Engine, count: int, rounds: int = 3) -> tuple[float, float]:
+    """CPU µs per event of ``record_events`` over ``count`` case events (+ commit), and of the per-event
+    path (:func:`record_event`'s) over the same events, alternating on the same database; the least
+    of ``rounds`` runs of each, so that other load on the machine counts as little as possible."""
+    batch = case_events(count)
+    best = {True: float("inf"), False: float("inf")}
+    for _ in range(rounds):
+        for one_by_one in (False, True):
+            began = time.process_time()
+            with UnitOfWork(engine) as uow:
+                _append(uow.session, batch, one_by_one=one_by_one)
+                uow.commit()
+            best[one_by_one] = min(best[one_by_one], time.process_time() - began)
+    return best[False] / count * 1e6, best[True] / count * 1e6
+
+
 def fill(engine: Engine, total: int, heads_every: int | None = None) -> tuple[float, float]:
     """Append ``total`` events in batches; returns the wall-clock and this process's CPU seconds spent
     inside ``record_events`` + commit (the CPU figure leaves out the database server and other load)."""
@@ -101,11 +141,19 @@ def fill(engine: Engine, total: int, heads_every: int | None = None) -> tuple[fl
     return spent, cpu
 
 
-def run(kind: str, append: int, verify: int) -> None:
-    with scratch(kind) as engine:
-        seconds, cpu = fill(engine, append)
-        print(f"{kind:10s} append  {append:>9,} events in batches of {BATCH:,}: {append / seconds:>9,.0f} events/s "
-              f"(target ≥ {APPEND_TARGET:,}); client CPU {cpu / append * 1e6:.1f} µs/event")  # fmt: skip
+def run(kind: str, append: int, verify: int, cases: int) -> None:
+    if cases:
+        with scratch(kind) as engine:
+            batch_us, single_us = time_cases(engine, cases)
+            print(f"{kind:10s} cases   {cases:>9,} case.open events in one record_events: {batch_us:6.1f} µs/event CPU "
+                  f"(target ≤ {CASE_TARGET_US:.0f}); per-event path {single_us:6.1f} µs/event CPU")  # fmt: skip
+    if append:
+        with scratch(kind) as engine:
+            seconds, cpu = fill(engine, append)
+            print(f"{kind:10s} append  {append:>9,} events in batches of {BATCH:,}: {append / seconds:>9,.0f} events/s "
+                  f"(target ≥ {APPEND_TARGET:,}); client CPU {cpu / append * 1e6:.1f} µs/event")  # fmt: skip
+    if not verify:
+        return
     with scratch(kind) as engine:
         fill(engine, verify, heads_every=100_000)
         began, began_cpu = time.perf_counter(), time.process_time()
@@ -123,11 +171,12 @@ def main() -> None:
     )
     parser.add_argument("--append", type=int, default=100_000, help="events appended for the rate")
     parser.add_argument("--verify", type=int, default=1_000_000, help="events in the verified log")
+    parser.add_argument("--cases", type=int, default=100_000, help="case events in one record_events")
     parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
     args = parser.parse_args()
     kinds = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
     for kind in kinds:
-        run(kind, args.append, args.verify)
+        run(kind, args.append, args.verify, args.cases)
 
 
 if __name__ == "__main__":

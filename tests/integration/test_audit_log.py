@@ -462,3 +462,94 @@ def test_a_consistent_rewrite_of_the_tail_is_caught_by_the_signed_head(logged: E
 def test_a_forged_tree_head_is_found(logged: Engine) -> None:
     report = _tampered(logged, ("UPDATE audit_tree_heads SET root_hash = :r", {"r": b"\x00" * 32}))
     assert {p.kind for p in report.problems} == {"signature", "root_mismatch"}
+
+
+def _mixed_events() -> list[dict[str, Any]]:
+    """Cycle-shaped events with one shared time, and odd ones: other zones, decimals, enums, tuples."""
+    from decimal import Decimal
+    from enum import StrEnum
+
+    class Kind(StrEnum):
+        CASE = "case"
+
+    at = T0 + dt.timedelta(hours=3)
+    cycle = [
+        {
+            "actor": "cycle",
+            "action": "case.open",
+            "subject_type": "case",
+            "subject_id": str(case_id),
+            "at": at,
+            "after": {"stage": "new", "creditor": "银行", "owner": None, "owner_kind": "team"},
+            "details": {
+                "accounts": [f"ACC-{case_id}", 'quote"back\\slash'],
+                "as_of": "2025-03-01",
+                "bulk": True,
+            },
+        }
+        for case_id in range(1, 41)
+    ]
+    odd = [
+        {
+            "actor": "user:1",
+            "action": "payment.recorded",
+            "subject_type": Kind.CASE,
+            "subject_id": "7",
+            "at": dt.datetime(2025, 3, 1, 17, 0, 0, 250, tzinfo=dt.timezone(dt.timedelta(hours=8))),
+            "before": {"balance_minor": 100, "amount": Decimal("12.50"), "pair": ("a", 1)},
+            "details": None,
+        },
+        {**_event(3), "details": {"phone": "sha256:ab", "stage": Kind.CASE}},
+    ]
+    return cycle[:20] + odd + cycle[20:] + [_event(i) for i in range(5)]
+
+
+def _stored(conn: Connection, first: int) -> list[tuple[Any, ...]]:
+    rows = conn.execute(
+        text(
+            "SELECT seq, CAST(at AS TEXT), actor, action, subject_type, subject_id, CAST(payload AS TEXT), "
+            "entry, leaf_hash FROM audit_events WHERE seq >= :first ORDER BY seq"
+        ),
+        {"first": first},
+    )
+    return [tuple(bytes(v) if isinstance(v, bytes | memoryview) else v for v in row) for row in rows]
+
+
+def test_batch_append_stores_the_bytes_of_the_one_by_one_path(engine: Engine) -> None:
+    _append(engine, 0, 5)  # a log that already holds events
+    with engine.connect() as conn:
+        start = conn.execute(
+            text("SELECT tree_size, compact_range, last_leaf_hash FROM audit_log_state")
+        ).one()
+    events = _mixed_events()
+    with UnitOfWork(engine) as uow:
+        assert record_events(uow.session, events) == range(5, 5 + len(events))
+        uow.commit()
+    with engine.connect() as conn:
+        batch_rows = _stored(conn, 5)
+        batch_state = conn.execute(
+            text("SELECT tree_size, compact_range, last_leaf_hash FROM audit_log_state")
+        ).one()
+    assert _verify(engine).is_intact
+    # The same events again from the same state, each through record_event.
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_events WHERE seq >= 5"))
+        conn.execute(
+            text(
+                "UPDATE audit_log_state SET tree_size = :size, compact_range = :compact, last_leaf_hash = :last"
+            ),
+            {"size": start[0], "compact": start[1], "last": start[2]},
+        )
+    with UnitOfWork(engine) as uow:
+        assert [record_event(uow.session, **event) for event in events] == list(range(5, 5 + len(events)))
+        uow.commit()
+    with engine.connect() as conn:
+        assert _stored(conn, 5) == batch_rows
+        one_state = conn.execute(
+            text("SELECT tree_size, compact_range, last_leaf_hash FROM audit_log_state")
+        ).one()
+    assert tuple(map(bytes, batch_state[1:])) == tuple(map(bytes, one_state[1:]))
+    assert batch_state[0] == one_state[0] == 5 + len(events)
+    assert len(batch_rows) == len(events)
+    assert batch_rows[0][6].startswith('{"action":"case.open","actor":"cycle","after":{"creditor":"银行"')
+    assert _verify(engine).is_intact

@@ -27,6 +27,7 @@ from arrears.audit.merkle import HASH_SIZE
 from arrears.errors import ValidationError
 
 __all__ = [
+    "ENTRY_HEADER",
     "ENTRY_VERSION",
     "GENESIS_PREVIOUS",
     "HEADER_SIZE",
@@ -41,7 +42,9 @@ HEADER_SIZE: Final = 1 + 8 + HASH_SIZE
 GENESIS_PREVIOUS: Final = bytes(HASH_SIZE)
 """The "previous leaf hash" of the first entry of the log."""
 
-_HEADER: Final = struct.Struct(">BQ")
+ENTRY_HEADER: Final = struct.Struct(">BQ")
+"""The version byte and the big-endian index that start every entry (the previous hash follows)."""
+_HEADER: Final = ENTRY_HEADER
 
 
 def event_body(

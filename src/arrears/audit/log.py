@@ -17,19 +17,24 @@ record ids, or :func:`arrears.audit.canonical.salted_commitment` values. Top-lev
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+import json.encoder
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+import polars as pl
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
 from arrears.audit.canonical import format_timestamp, to_canonical_value
-from arrears.audit.entry import GENESIS_PREVIOUS, encode_entry
+from arrears.audit.entry import ENTRY_HEADER as _ENTRY_HEADER
+from arrears.audit.entry import ENTRY_VERSION, GENESIS_PREVIOUS, encode_entry
 from arrears.audit.merkle import HASH_SIZE, MerkleAccumulator, leaf_hash
 from arrears.audit.tables import STATE_ROW_ID
 from arrears.errors import ConfigurationError, ValidationError
+from arrears.store.bulk import insert_frame
 
 __all__ = [
     "PERSONAL_FIELD_NAMES",
@@ -53,11 +58,28 @@ _COMMITMENT_PREFIX: Final = "sha256:"
 _FIELDS: Final = frozenset(
     {"actor", "action", "subject_type", "subject_id", "at", "before", "after", "details"}
 )
-_LIMITS: Final = {"actor": 64, "action": 64, "subject_type": 32, "subject_id": 64}
+_REQUIRED: Final = frozenset({"actor", "action", "subject_type", "subject_id", "at"})
+_LIMITS: Final = {"actor": 64, "action": 64, "subject_type": 32, "subject_id": 64}  # as in _prepare_many
 _COLUMNS: Final = "seq, at, actor, action, subject_type, subject_id, payload, entry, leaf_hash"
 _ENCODER: Final = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
 )  # the canonical form of arrears.audit.canonical.canonical_json
+
+
+_make_encoder: Any = getattr(json.encoder, "c_make_encoder", None)
+# The C encoder behind _ENCODER.encode, with _ENCODER's settings, built once instead of once per call.
+_encode_chunks: Any = (
+    None
+    if _make_encoder is None
+    else _make_encoder(None, None, json.encoder.encode_basestring, None, ":", ",", True, False, False)
+)
+
+
+def _encode(value: Any) -> str:
+    """``_ENCODER.encode(value)`` for a value in canonical form."""
+    if _encode_chunks is None:  # pragma: no cover - interpreters without the C accelerator
+        return _ENCODER.encode(value)
+    return "".join(_encode_chunks(value, 0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +181,200 @@ def _prepare(event: Mapping[str, Any], *, postgresql: bool) -> tuple[tuple[Any, 
     return (stored_at, actor, action, subject_type, subject_id, payload), payload.encode("utf-8")
 
 
-def _insert_rows(conn: Connection, rows: Iterable[tuple[Any, ...]]) -> None:
+def _is_plain(value: Any) -> bool:
+    """Whether ``value`` is already in canonical form: exact ``str``/``int``/``bool``/``None``,
+    string-keyed ``dict`` and ``list`` of those. Such a value encodes to the same bytes as its
+    :func:`~arrears.audit.canonical.to_canonical_value`, which would only copy it."""
+    kind = type(value)
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str:
+                return False
+            item_kind = type(item)
+            if not (
+                item_kind is str or item_kind is int or item_kind is bool or item is None
+            ) and not _is_plain(item):
+                return False
+        return True
+    if kind is list:
+        for item in value:
+            item_kind = type(item)
+            if not (
+                item_kind is str or item_kind is int or item_kind is bool or item is None
+            ) and not _is_plain(item):
+                return False
+        return True
+    return kind is str or kind is int or kind is bool or value is None
+
+
+def _prepare_many(
+    events: Sequence[Mapping[str, Any]], *, postgresql: bool
+) -> tuple[list[tuple[Any, ...]], list[bytes], list[str]]:
+    """:func:`_prepare` of every event, with what consecutive events share formatted once.
+
+    An event of the common shape (a ``dict`` with known keys, exact ``str`` names within their limits,
+    an aware ``datetime``, formatted once while the next event holds the same object) is checked
+    inline, in :func:`_prepare`'s order, and a section already in canonical form is encoded as it is;
+    anything else goes through :func:`_prepare`, which also raises every error. The body is the
+    canonical encoder's output for the same document, joined from its parts in its sorted key order,
+    so the bytes are those of :func:`_prepare` (``tests/unit/audit/test_log_batch.py`` checks it).
+    Also returns each event's time stamp (canonical RFC 3339 UTC text).
+    """
+    columns: list[tuple[Any, ...]] = []
+    bodies: list[bytes] = []
+    stamps: list[str] = []
+    add_columns, add_body, add_stamp = columns.append, bodies.append, stamps.append
+    encode = _encode
+    fields, required, personal = _FIELDS, _REQUIRED, PERSONAL_FIELD_NAMES
+    at: Any = None  # the last ``at`` object prepared, with its stamp and stored value
+    stamp = middle = head = ""
+    stored_at: Any = None
+    head_action: Any = None  # the action and actor that ``head`` encodes
+    head_actor: Any = None
+    quote = json.encoder.encode_basestring
+    for event in events:
+        if type(event) is dict:
+            keys = event.keys()
+            if keys <= fields and keys >= required:
+                actor, action = event["actor"], event["action"]
+                subject_type, subject_id = event["subject_type"], event["subject_id"]
+                event_at = event["at"]
+                if (
+                    (event_at is at or (type(event_at) is dt.datetime and event_at.utcoffset() is not None))
+                    and type(actor) is str
+                    and 0 < len(actor) <= 64
+                    and type(action) is str
+                    and 0 < len(action) <= 64
+                    and type(subject_type) is str
+                    and 0 < len(subject_type) <= 32
+                    and type(subject_id) is str
+                    and 0 < len(subject_id) <= 64
+                ):
+                    if event_at is not at:
+                        at, stamp = event_at, format_timestamp(event_at)
+                        stored_at = at if postgresql else f"{stamp[:10]} {stamp[11:26]}"
+                        middle = ',"at":' + quote(stamp) + ',"before":'
+                    get = event.get
+                    before, after, details = get("before"), get("after"), get("details")
+                    # Personal fields first, then canonical values: _prepare's order of errors.
+                    if before and not (type(before) is dict and personal.isdisjoint(before)):
+                        _check_personal("before", before)
+                    if after and not (type(after) is dict and personal.isdisjoint(after)):
+                        _check_personal("after", after)
+                    if details and not (type(details) is dict and personal.isdisjoint(details)):
+                        _check_personal("details", details)
+                    if action != head_action or actor != head_actor:
+                        head_action, head_actor = action, actor
+                        head = '{"action":' + quote(action) + ',"actor":' + quote(actor) + ',"after":'
+                    # The canonical encoder's output for the whole document, put together from its
+                    # parts in its (sorted) key order; sections in _prepare's order of conversion.
+                    after = after if _is_plain(after) else to_canonical_value(after, "after")
+                    before = before if _is_plain(before) else to_canonical_value(before, "before")
+                    if type(details) is not dict or not _is_plain(details):
+                        details = to_canonical_value(dict(details or {}), "details")
+                    payload = "".join(
+                        (
+                            head,
+                            "null" if after is None else encode(after),
+                            middle,
+                            "null" if before is None else encode(before),
+                            ',"details":',
+                            encode(details),
+                            ',"subject":',
+                            quote(f"{subject_type}:{subject_id}"),
+                            "}",
+                        )
+                    )
+                    add_columns((stored_at, actor, action, subject_type, subject_id, payload))
+                    add_body(payload.encode("utf-8"))
+                    add_stamp(stamp)
+                    continue
+        column_values, body = _prepare(event, postgresql=postgresql)
+        add_columns(column_values)
+        add_body(body)
+        if event["at"] is not at:
+            at = event["at"]
+            stamp = format_timestamp(at)
+            stored_at = column_values[0]
+            middle = ',"at":' + quote(stamp) + ',"before":'
+        add_stamp(stamp)
+    return columns, bodies, stamps
+
+
+def _chain(
+    first: int, previous: bytes, compact_range: Sequence[bytes], bodies: Sequence[bytes]
+) -> tuple[list[bytes], list[bytes], list[bytes]]:
+    """The entries and leaf hashes of ``bodies`` appended after leaf ``first - 1``, and the new compact range.
+
+    The same values as :func:`~arrears.audit.entry.encode_entry`, :func:`~arrears.audit.merkle.leaf_hash`
+    and :meth:`~arrears.audit.merkle.MerkleAccumulator.append` one event at a time: the compact range is
+    a binary counter over the tree size (one subtree root per set bit, largest first), so appending leaf
+    ``n`` merges as many roots as ``n`` has trailing one bits.
+    """
+    if first + len(bodies) > 2**64:
+        raise ValidationError(f"leaf index {max(first, 2**64)} is out of range", field="index")
+    sha256 = hashlib.sha256
+    pack = _ENTRY_HEADER.pack
+    hashes = list(compact_range)
+    pop, push = hashes.pop, hashes.append
+    entries: list[bytes] = []
+    leaves: list[bytes] = []
+    add_entry, add_leaf = entries.append, leaves.append
+    seq = first
+    for body in bodies:
+        entry = pack(ENTRY_VERSION, seq) + previous + body
+        previous = sha256(b"\x00" + entry).digest()
+        add_entry(entry)
+        add_leaf(previous)
+        current, carry = previous, seq
+        while carry & 1:
+            current = sha256(b"\x01" + pop() + current).digest()
+            carry >>= 1
+        push(current)
+        seq += 1
+    return entries, leaves, hashes
+
+
+def _insert_events(
+    conn: Connection,
+    first: int,
+    columns: Sequence[tuple[Any, ...]],
+    stamps: Sequence[str],
+    entries: Sequence[bytes],
+    leaves: Sequence[bytes],
+) -> None:
+    """Write the events as columns with :func:`arrears.store.bulk.insert_frame`.
+
+    PostgreSQL's COPY gets ``at`` as its stamp from ``stamps`` (the same instant as the datetime) and the
+    hashes as ``bytea`` hex text; SQLite gets the values :func:`_prepare` made (naive UTC text, bytes).
+    """
+    stored_at, actors, actions, subject_types, subject_ids, payloads = zip(*columns, strict=True)
+    if conn.dialect.name == "postgresql":
+        at_column = pl.Series("at", stamps, dtype=pl.String)
+        entry_column = pl.Series("entry", ["\\x" + entry.hex() for entry in entries], dtype=pl.String)
+        leaf_column = pl.Series("leaf_hash", ["\\x" + leaf.hex() for leaf in leaves], dtype=pl.String)
+    else:
+        at_column = pl.Series("at", stored_at, dtype=pl.String)
+        entry_column = pl.Series("entry", entries, dtype=pl.Binary)
+        leaf_column = pl.Series("leaf_hash", leaves, dtype=pl.Binary)
+    frame = pl.DataFrame(
+        [
+            pl.Series("seq", range(first, first + len(entries)), dtype=pl.Int64),
+            at_column,
+            pl.Series("actor", actors, dtype=pl.String),
+            pl.Series("action", actions, dtype=pl.String),
+            pl.Series("subject_type", subject_types, dtype=pl.String),
+            pl.Series("subject_id", subject_ids, dtype=pl.String),
+            pl.Series("payload", payloads, dtype=pl.String),
+            entry_column,
+            leaf_column,
+        ]
+    )
+    insert_frame(conn, "audit_events", frame)
+
+
+def _insert_rows(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Write rows of :data:`_COLUMNS` one by one (the path of :func:`record_event`)."""
     raw: Any = conn.connection.driver_connection
     if conn.dialect.name == "postgresql":
         with raw.cursor() as cursor, cursor.copy(f"COPY audit_events ({_COLUMNS}) FROM STDIN") as copy:
@@ -176,40 +391,46 @@ def _insert_rows(conn: Connection, rows: Iterable[tuple[Any, ...]]) -> None:
         cursor.close()
 
 
-def _append(session: Session, events: Sequence[Mapping[str, Any]]) -> range:
+def _append(session: Session, events: Sequence[Mapping[str, Any]], *, one_by_one: bool = False) -> range:
+    """Append ``events``; ``one_by_one`` takes the per-event path (each event prepared, framed, hashed
+    and written by itself), which the batch path must match byte for byte."""
     postgresql = session.get_bind().dialect.name == "postgresql"
-    prepared = [_prepare(event, postgresql=postgresql) for event in events]  # refuse bad input first
+    if one_by_one:
+        prepared = [_prepare(event, postgresql=postgresql) for event in events]  # refuse bad input first
+        columns, bodies = [c for c, _ in prepared], [b for _, b in prepared]
+    else:
+        columns, bodies, stamps = _prepare_many(events, postgresql=postgresql)
     # Whatever the caller has pending is written first, as before: the event follows the change.
     session.flush()
-    if not prepared:
+    if not bodies:
         return range(0)
     conn = session.connection()
     state = lock_log_state(conn)
-    accumulator = state.accumulator()
-    previous = state.last_leaf_hash if state.tree_size else GENESIS_PREVIOUS
     first = state.tree_size
-    rows: list[tuple[Any, ...]] = []
-    append = accumulator.append
-    for offset, (columns, body) in enumerate(prepared):
-        seq = first + offset
-        entry = encode_entry(index=seq, previous=previous, body=body)
-        previous = leaf_hash(entry)
-        append(previous)
-        rows.append((seq, *columns, entry, previous))
-    _insert_rows(conn, rows)
+    previous = state.last_leaf_hash if first else GENESIS_PREVIOUS
+    if one_by_one:
+        accumulator = state.accumulator()
+        rows: list[tuple[Any, ...]] = []
+        for offset, (values, body) in enumerate(zip(columns, bodies, strict=True)):
+            entry = encode_entry(index=first + offset, previous=previous, body=body)
+            previous = leaf_hash(entry)
+            accumulator.append(previous)
+            rows.append((first + offset, *values, entry, previous))
+        _insert_rows(conn, rows)
+        compact: Sequence[bytes] = accumulator.compact_range
+    else:
+        entries, leaves, compact = _chain(first, previous, state.compact_range, bodies)
+        _insert_events(conn, first, columns, stamps, entries, leaves)
+        previous = leaves[-1]
+    size = first + len(bodies)
     conn.execute(
         text(
             "UPDATE audit_log_state SET tree_size = :size, compact_range = :compact, "
             "last_leaf_hash = :last WHERE id = :id"
         ),
-        {
-            "size": accumulator.size,
-            "compact": b"".join(accumulator.compact_range),
-            "last": previous,
-            "id": STATE_ROW_ID,
-        },
+        {"size": size, "compact": b"".join(compact), "last": previous, "id": STATE_ROW_ID},
     )
-    return range(first, accumulator.size)
+    return range(first, size)
 
 
 def record_event(
@@ -243,6 +464,7 @@ def record_event(
                 "details": details,
             }
         ],
+        one_by_one=True,
     )
     return appended[0]
 
