@@ -24,6 +24,7 @@ from arrears.errors import FileFormatError, ValidationError
 __all__ = [
     "DerivedFeature",
     "FeatureKind",
+    "add_derived_features",
     "amount_columns",
     "categorical_values",
     "derive_features",
@@ -415,3 +416,25 @@ def derive_features(
                     for c in pair:
                         uses[c] = uses.get(c, 0) + 1
     return tuple(derived)
+
+
+def add_derived_features(
+    frame: pl.DataFrame,
+    y: npt.NDArray[np.int8],
+    names: Sequence[str],
+    kinds: Mapping[str, FeatureKind],
+    *,
+    max_shares: int = 10,
+    amounts: Sequence[str] | None = None,
+) -> tuple[pl.DataFrame, list[str], dict[str, FeatureKind], tuple[DerivedFeature, ...]]:
+    """:func:`derive_features` applied: the frame with the chosen columns added, the feature names
+    and kinds extended by them (numeric), and the derived features themselves."""
+    derived = derive_features(frame, y, names, kinds, max_shares=max_shares, amounts=amounts)
+    if not derived:
+        return frame, list(names), dict(kinds), derived
+    return (
+        frame.with_columns([d.expr() for d in derived]),
+        [*names, *(d.name for d in derived)],
+        {**kinds, **{d.name: FeatureKind.NUMERIC for d in derived}},
+        derived,
+    )

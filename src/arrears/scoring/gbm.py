@@ -27,7 +27,12 @@ import polars as pl
 
 from arrears.errors import ConfigurationError, ValidationError
 from arrears.scoring.calibration import Calibration, Calibrator, fit_calibrator
-from arrears.scoring.data import DerivedFeature, FeatureKind, derive_features, feature_kinds
+from arrears.scoring.data import (
+    DerivedFeature,
+    FeatureKind,
+    add_derived_features,
+    feature_kinds,
+)
 from arrears.scoring.reasons import reason_frame, top_reasons
 
 __all__ = ["GBMConfig", "GBMModel", "fit_gbm"]
@@ -320,13 +325,9 @@ def fit_gbm(
     kinds = feature_kinds(frame, names)
     derived: tuple[DerivedFeature, ...] = ()
     if cfg.derive:
-        derived = derive_features(
+        frame, names, kinds, derived = add_derived_features(
             frame, outcome, names, kinds, max_shares=cfg.max_shares, amounts=cfg.amount_columns
         )
-        if derived:
-            frame = frame.with_columns([d.expr() for d in derived])
-            names = [*names, *(d.name for d in derived)]
-            kinds = {**kinds, **{d.name: FeatureKind.NUMERIC for d in derived}}
     categories = {
         n: sorted(frame.get_column(n).cast(pl.String).drop_nulls().unique().to_list())
         for n, k in kinds.items()

@@ -36,8 +36,8 @@ from arrears.errors import ConfigurationError, ValidationError
 from arrears.scoring.data import (
     DerivedFeature,
     FeatureKind,
+    add_derived_features,
     categorical_values,
-    derive_features,
     feature_kinds,
     numeric_values,
 )
@@ -486,13 +486,9 @@ def fit_scorecard(
     kinds = feature_kinds(frame, names)
     derived: tuple[DerivedFeature, ...] = ()
     if cfg.derive:
-        derived = derive_features(
+        frame, names, kinds, derived = add_derived_features(
             frame, outcome, names, kinds, max_shares=cfg.max_shares, amounts=cfg.amount_columns
         )
-        if derived:
-            frame = frame.with_columns([d.expr() for d in derived])
-            names = [*names, *(d.name for d in derived)]
-            kinds = {**kinds, **{d.name: FeatureKind.NUMERIC for d in derived}}
     all_bins = [_bins_for(n, kinds[n], _raw_values(frame, n, kinds[n]), outcome, cfg) for n in names]
     kept = [b for b in all_bins if b.iv >= cfg.min_iv]
     if not kept:
