@@ -54,7 +54,10 @@ class ScorecardConfig:
 
     ``monotonic`` maps a feature to the event-rate trend its bins must follow (``ascending``,
     ``descending``, ``auto_asc_desc`` for either, ...); other features use ``default_trend``
-    (``auto``: the binning picks a monotonic or single-peak shape from the data).
+    (``auto``: the binning picks a monotonic or single-peak shape from the data), except that a
+    numeric feature holding at most ``code_values`` distinct whole numbers (a status code such as
+    months past due with -2/-1/0 for "no bill"/"paid in full"/"revolving", or a small count) is
+    binned without a trend: its codes need not rank risk in their numeric order (0 turns the rule off).
     Features with information value below ``min_iv`` are left out of the regression, and so are
     features whose coefficient would come out negative (a sign that contradicts their own WoE).
     ``derive`` adds derived features (family summaries and up to ``max_shares`` amount shares, the
@@ -69,9 +72,10 @@ class ScorecardConfig:
     max_prebins: int = 20
     prebinning: str = "cart"
     max_bins: int | None = None
-    min_iv: float = 0.02
+    min_iv: float = 0.005
     default_trend: str = "auto"
     monotonic: Mapping[str, str] = field(default_factory=dict)
+    code_values: int = 12
     regularisation_c: float = 0.1
     drop_negative: bool = True
     rare_category_share: float = 0.05
@@ -82,6 +86,8 @@ class ScorecardConfig:
     def __post_init__(self) -> None:
         if self.max_shares < 0:
             raise ConfigurationError("max_shares cannot be negative", max_shares=self.max_shares)
+        if self.code_values < 0:
+            raise ConfigurationError("code_values cannot be negative", code_values=self.code_values)
         if self.pdo <= 0 or self.base_odds <= 0:
             raise ConfigurationError(
                 "pdo and base_odds must be positive", pdo=self.pdo, base_odds=self.base_odds
@@ -197,12 +203,24 @@ def _raw_values(frame: pl.DataFrame, name: str, kind: FeatureKind) -> npt.NDArra
     return numeric_values(series) if kind is FeatureKind.NUMERIC else categorical_values(series)
 
 
+def _is_code(x: npt.NDArray[Any], limit: int) -> bool:
+    """Whether the present values of ``x`` are at most ``limit`` distinct whole numbers."""
+    if limit < 1:
+        return False
+    present = x[np.isfinite(x)]
+    if present.size == 0 or not np.array_equal(present, np.round(present)):
+        return False
+    return bool(np.unique(present).size <= limit)
+
+
 def _find_cuts(
     name: str, kind: FeatureKind, x: npt.NDArray[Any], y: npt.NDArray[np.int8], config: ScorecardConfig
 ) -> tuple[tuple[float, ...], tuple[tuple[str, ...], ...]]:
     from optbinning import OptimalBinning
 
-    trend = config.monotonic.get(name, config.default_trend)
+    trend = config.monotonic.get(name) or (
+        "none" if kind is FeatureKind.NUMERIC and _is_code(x, config.code_values) else config.default_trend
+    )
     binning = OptimalBinning(
         name=name,
         dtype="numerical" if kind is FeatureKind.NUMERIC else "categorical",
@@ -430,6 +448,7 @@ class Scorecard:
                 "min_iv": c.min_iv,
                 "default_trend": c.default_trend,
                 "monotonic": dict(c.monotonic),
+                "code_values": c.code_values,
                 "regularisation_c": c.regularisation_c,
                 "drop_negative": c.drop_negative,
                 "rare_category_share": c.rare_category_share,

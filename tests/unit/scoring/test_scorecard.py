@@ -127,9 +127,48 @@ def test_bad_settings_and_inputs_are_refused(book, book_y):
         ScorecardConfig(pdo=0)
     with pytest.raises(ConfigurationError):
         ScorecardConfig(monotonic={"dpd": "sideways"})
+    with pytest.raises(ConfigurationError, match="code_values"):
+        ScorecardConfig(code_values=-1)
     with pytest.raises(ValidationError):
         fit_scorecard(book, book_y[:10], features=FEATURES)
     with pytest.raises(ValidationError):
         fit_scorecard(book, np.zeros(book.height), features=FEATURES)
     with pytest.raises(ValidationError, match="columns missing"):
         fit_scorecard(book, book_y, features=["dpd"]).score(book.drop("dpd"))
+
+
+def test_status_codes_are_binned_without_an_order_trend():
+    # -2 "no bill", -1 "paid in full", 0 "revolving", 1.. months late: risk does not follow the codes'
+    # numeric order (revolving is safer than paid in full here), which a trend would flatten.
+    rng = np.random.default_rng(11)
+    rates = {-2: 0.10, -1: 0.30, 0: 0.10, 1: 0.35, 2: 0.70}
+    codes = rng.choice(list(rates), size=6000, p=[0.2, 0.2, 0.3, 0.2, 0.1])
+    y = (rng.random(codes.size) < np.vectorize(rates.get)(codes)).astype(np.int8)
+    frame = pl.DataFrame({"status": codes.astype(np.int64)})
+    coded = fit_scorecard(frame, y, config=ScorecardConfig(derive=False))
+    ordered = fit_scorecard(frame, y, config=ScorecardConfig(derive=False, code_values=0))
+    bins = coded.bins[0]
+    woe = dict(zip([-2, -1, 0, 1, 2], bins.woe_of(bins.assign(np.array([-2, -1, 0, 1, 2.0]))), strict=True))
+    assert woe[-1] > woe[-2] and woe[-1] > woe[0]  # the zig-zag is kept
+    assert woe[0] < woe[1] < woe[2]
+    assert bins.iv > ordered.bins[0].iv
+    # a column named in ``monotonic`` keeps the trend it is given
+    forced = fit_scorecard(frame, y, config=ScorecardConfig(derive=False, monotonic={"status": "ascending"}))
+    assert list(forced.bins[0].woe) == sorted(forced.bins[0].woe)
+
+
+@pytest.mark.parametrize(
+    ("values", "limit", "expected"),
+    [
+        ([-2, -1, 0, 1, 2, np.nan], 12, True),
+        ([0.5, 1, 2], 12, False),  # not whole numbers
+        (list(range(13)), 12, False),  # too many values
+        (list(range(13)), 13, True),
+        ([1, 2, 3], 0, False),  # rule off
+        ([np.nan, np.nan], 12, False),
+    ],
+)
+def test_code_columns_are_few_whole_numbers(values, limit, expected):
+    from arrears.scoring.scorecard import _is_code
+
+    assert _is_code(np.array(values, dtype=np.float64), limit) is expected
