@@ -7,7 +7,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
@@ -26,6 +26,7 @@ from arrears.store.bulk import insert_frame
 
 __all__ = [
     "DECISION_FRAME_COLUMNS",
+    "DecisionSummary",
     "ReportRow",
     "check",
     "compliance_report",
@@ -34,6 +35,8 @@ __all__ = [
     "read_request_text",
     "record_decision",
     "record_decisions",
+    "record_decisions_event",
+    "store_decisions",
 ]
 
 
@@ -221,19 +224,15 @@ def _json_per_distinct(frame: pl.DataFrame, columns: list[str], encode: Any) -> 
     return keyed.select("_key").join(mapping, on="_key", how="left", maintain_order="left")["_text"]
 
 
-def record_decisions(conn: Connection, frame: pl.DataFrame, *, packs: PackSet | None = None) -> int:
-    """Store many decisions in one bulk write (the batch form); returns the number of rows.
-
-    ``frame`` has the columns of :data:`DECISION_FRAME_COLUMNS`: ``rules`` and ``rule_outcomes`` are
-    parallel lists (as :func:`check_batch` returns them), ``packs`` a list of pack ids, the
-    instants aware. One audit event summarises the batch (count, outcomes, fingerprint range),
-    written in the same transaction; the caller owns it.
+def store_decisions(conn: Connection, frame: pl.DataFrame, *, packs: PackSet | None = None) -> pl.DataFrame:
+    """Validate and insert decisions as :func:`record_decisions` does, without its audit event; returns
+    the rows stored (for a caller that writes one event for several batches: :class:`DecisionSummary`).
     """
     missing = [c for c in DECISION_FRAME_COLUMNS if c not in frame.columns]
     if missing:
         raise ValidationError(f"decisions: missing column {missing[0]!r}", field=f"decisions.{missing[0]}")
     if frame.height == 0:
-        return 0
+        return frame.clear()
     for name in ("decided_at", "next_allowed_at"):
         dtype = frame.schema[name]
         if not (isinstance(dtype, pl.Datetime) and dtype.time_zone is not None) and dtype != pl.Null:
@@ -264,26 +263,83 @@ def record_decisions(conn: Connection, frame: pl.DataFrame, *, packs: PackSet | 
             lambda ids: json.dumps({p: versions.get(p, "unknown") for p in ids}, ensure_ascii=False),
         ).alias("packs"),
     )
-    count = insert_frame(conn, ComplianceDecision.__tablename__, rows)
+    insert_frame(conn, ComplianceDecision.__tablename__, rows)
+    return rows
+
+
+@dataclass
+class DecisionSummary:
+    """What the audit event of stored decisions says: count, outcomes, first fingerprint, latest
+    decision, actors; batches add up (:meth:`add`)."""
+
+    count: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    first_fingerprint: str | None = None
+    decided_at: dt.datetime | None = None
+    actors: set[str] = field(default_factory=set)
+    actor: str | None = None
+
+    @classmethod
+    def of(cls, rows: pl.DataFrame) -> DecisionSummary:
+        """The summary of rows as :func:`store_decisions` returns them."""
+        return cls().add(rows)
+
+    def add(self, rows: pl.DataFrame) -> DecisionSummary:
+        """Add a batch of stored rows; returns self."""
+        if rows.height == 0:
+            return self
+        self.count += rows.height
+        for outcome, n in rows.group_by("outcome").len().iter_rows():
+            self.outcomes[outcome] = self.outcomes.get(outcome, 0) + int(n)
+        first = str(rows["fingerprint"].min())
+        self.first_fingerprint = (
+            first if self.first_fingerprint is None else min(self.first_fingerprint, first)
+        )
+        latest = rows["decided_at"].max()
+        assert isinstance(latest, dt.datetime)
+        self.decided_at = latest if self.decided_at is None else max(self.decided_at, latest)
+        self.actors.update(rows["actor"].unique().to_list())
+        if self.actor is None:
+            self.actor = str(rows["actor"][0])
+        return self
+
+
+def record_decisions_event(session: Session, summary: DecisionSummary) -> None:
+    """The one audit event that summarises stored decisions (nothing when there are none)."""
+    if summary.count == 0:
+        return
+    record_event(
+        session,
+        actor=str(summary.actor),
+        action="compliance_decisions_recorded",
+        subject_type="compliance_decision_batch",
+        subject_id=str(summary.first_fingerprint),
+        at=summary.decided_at,  # type: ignore[arg-type]
+        details={
+            "count": summary.count,
+            "outcomes": dict(sorted(summary.outcomes.items())),
+            "actors": sorted(summary.actors),
+        },
+    )
+
+
+def record_decisions(conn: Connection, frame: pl.DataFrame, *, packs: PackSet | None = None) -> int:
+    """Store many decisions in one bulk write (the batch form); returns the number of rows.
+
+    ``frame`` has the columns of :data:`DECISION_FRAME_COLUMNS`: ``rules`` and ``rule_outcomes`` are
+    parallel lists (as :func:`check_batch` returns them), ``packs`` a list of pack ids, the
+    instants aware. One audit event summarises the batch (count, outcomes, fingerprint range),
+    written in the same transaction; the caller owns it.
+    """
+    rows = store_decisions(conn, frame, packs=packs)
+    if rows.height == 0:
+        return 0
     session = Session(bind=conn)
     try:
-        outcomes = rows.group_by("outcome").len().sort("outcome")
-        record_event(
-            session,
-            actor=str(rows["actor"][0]),
-            action="compliance_decisions_recorded",
-            subject_type="compliance_decision_batch",
-            subject_id=str(rows["fingerprint"].min()),
-            at=rows["decided_at"].max(),  # type: ignore[arg-type]
-            details={
-                "count": count,
-                "outcomes": dict(zip(outcomes["outcome"].to_list(), outcomes["len"].to_list(), strict=True)),
-                "actors": sorted(rows["actor"].unique().to_list()),
-            },
-        )
+        record_decisions_event(session, DecisionSummary.of(rows))
     finally:
         session.close()
-    return count
+    return rows.height
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,13 @@ a model is promoted), the published strategy's segments, experiment arms and tre
 every proposed contact judged by the compliance engine in one batch. The actions are written with
 their decisions (allow, delay until an instant, block, review, and the rules that decided), and each
 decision is stored with a fingerprint of its inputs.
+
+The partition is worked on in slices of consecutive account ids (at most
+:data:`arrears.cycle.ledger_steps.ACCOUNTS_PER_SLICE` open accounts each), one after another in the
+step's one transaction, so that its memory does not grow with the book. Every rule is per account, and
+everything judged per debtor (contact points, cases, history) is read for the debtor whole, so the
+slicing changes nothing in what is written; the step's two audit events (the segmentation and the
+compliance decisions) summarise the whole partition and are written once, after the last slice.
 """
 
 from __future__ import annotations
@@ -21,9 +28,10 @@ from sqlalchemy.orm import Session
 
 from arrears.cases.contacts import history_outcome
 from arrears.cases.tables import Case, CaseAccount, CaseHold, ContactRecord, Dispute, Promise
-from arrears.compliance import check_batch, record_decisions
+from arrears.compliance import check_batch
+from arrears.compliance.service import DecisionSummary, record_decisions_event, store_decisions
 from arrears.cycle.frames import read_frame
-from arrears.cycle.ledger_steps import CycleContext
+from arrears.cycle.ledger_steps import CycleContext, account_slices
 from arrears.cycle.tables import DailyPosition
 from arrears.domain.cases.enums import Channel as CaseChannel
 from arrears.domain.cases.enums import ContactOutcome
@@ -42,12 +50,16 @@ from arrears.strategy.service import (
     in_ids,
     plan_day,
     record_day,
-    recorded_assignments,
-    segment_entries_open,
+    record_segmentation_event,
 )
-from arrears.strategy.tables import StrategyVersion
+from arrears.strategy.tables import ExperimentAssignment, SegmentEntry, StrategyVersion
 
-__all__ = ["step_plan"]
+__all__ = ["plan_slices", "step_plan"]
+
+Bounds = tuple[int | None, int | None]
+"""Account ids ``lo <= id < hi`` planned at once; ``None`` leaves that end open."""
+
+_WHOLE: Bounds = (None, None)
 
 _OPEN_STAGES = ("new", "initial_contact", "confirmed", "negotiating", "arranged", "escalated", "legal")
 _PHONE_CHANNELS = ("call", "sms", "voicemail_message")
@@ -82,6 +94,23 @@ def _instants_parsed(frame: pl.DataFrame, *names: str) -> pl.DataFrame:
     )
 
 
+def _within(column: Any, ids: Bounds) -> list[Any]:
+    """The SQL conditions that keep ``column`` (an account id) inside ``ids``."""
+    low, high = ids
+    return [
+        *([column >= low] if low is not None else []),
+        *([column < high] if high is not None else []),
+    ]
+
+
+def plan_slices(conn: Connection, ctx: CycleContext, *, size: int | None = None) -> list[Bounds]:
+    """The partition cut into ranges of account ids holding at most ``size`` open accounts each
+    (:func:`arrears.cycle.ledger_steps.account_slices`), open at both ends of the id line: together
+    they hold every id, so an account no longer open (a segment entry left behind) is in one of them."""
+    starts = [low for low, _ in account_slices(conn, ctx, size=size)][1:]
+    return list(zip([None, *starts], [*starts, None], strict=True))
+
+
 def _chunks(ids: list[int]) -> list[list[int]]:
     # One statement for the whole list (``in_ids`` binds it as one value); none for no ids.
     return [ids] if ids else []
@@ -102,7 +131,7 @@ def _strategy(session: Session, wanted: str | None) -> tuple[int, Strategy] | No
     return active_strategy(session, strategy_id=wanted)
 
 
-def _positions(conn: Connection, ctx: CycleContext) -> pl.DataFrame:
+def _positions(conn: Connection, ctx: CycleContext, ids: Bounds = _WHOLE) -> pl.DataFrame:
     """The day's positions with what the features and the compliance engine read of the account
     and its debtor (read once here, not again per step)."""
     p, a, d = DailyPosition, tables.Account, tables.Debtor
@@ -134,7 +163,7 @@ def _positions(conn: Connection, ctx: CycleContext) -> pl.DataFrame:
         )
         .join(a, a.id == p.account_id)
         .join(d, d.id == a.debtor_id, isouter=True)
-        .where(p.as_of == ctx.as_of)
+        .where(p.as_of == ctx.as_of, *_within(p.account_id, ids))
     )
     if ctx.partitions > 1:
         query = query.where((p.account_id % ctx.partitions) == ctx.partition)
@@ -178,9 +207,9 @@ _LINK_SCHEMA: dict[str, Any] = {
 }
 
 
-def _open_case_links(conn: Connection, ctx: CycleContext) -> pl.DataFrame:
-    """Every account (not excluded) of an open case in the partition: its case, the case's stage, last
-    right-party contact and debtor, and the account's external id."""
+def _open_case_links(conn: Connection, ctx: CycleContext, ids: Bounds = _WHOLE) -> pl.DataFrame:
+    """Every account (not excluded) of an open case in the partition (within ``ids``): its case, the
+    case's stage, last right-party contact and debtor, and the account's external id."""
     c, ca, a = Case, CaseAccount, tables.Account
     linked = (
         select(
@@ -193,7 +222,7 @@ def _open_case_links(conn: Connection, ctx: CycleContext) -> pl.DataFrame:
         )
         .join(c, c.id == ca.case_id)
         .join(a, a.id == ca.account_id)
-        .where(~ca.is_excluded, c.stage.in_(_OPEN_STAGES))
+        .where(~ca.is_excluded, c.stage.in_(_OPEN_STAGES), *_within(ca.account_id, ids))
     )
     if ctx.partitions > 1:
         linked = linked.where((ca.account_id % ctx.partitions) == ctx.partition)
@@ -202,23 +231,35 @@ def _open_case_links(conn: Connection, ctx: CycleContext) -> pl.DataFrame:
 
 
 def _case_facts(
-    conn: Connection, ctx: CycleContext, account_ids: pl.Series, links: pl.DataFrame | None = None
+    conn: Connection,
+    ctx: CycleContext,
+    account_ids: pl.Series,
+    links: pl.DataFrame | None = None,
+    ids: Bounds = _WHOLE,
 ) -> pl.DataFrame:
     """Per account in an open case: case id, stage, promises broken (180 days), holds, last RPC.
 
     Read for the whole partition by joins, then narrowed to ``account_ids`` in Polars: an IN-list of
     account ids made SQLite drive the join from the stage index and probe every case against every
     listed id (quadratic; a 100,000-account day never finished). ``links`` is what
-    :func:`_open_case_links` reads, when the caller has it already.
+    :func:`_open_case_links` reads (within ``ids``), when the caller has it already. Within a slice of
+    the partition, holds and broken promises are read for the slice's cases only.
     """
     c, h, pr = Case, CaseHold, Promise
     as_of = ctx.as_of
     open_case = c.stage.in_(_OPEN_STAGES)
     if links is None:
-        links = _open_case_links(conn, ctx)
+        links = _open_case_links(conn, ctx, ids)
+    hold_cases: list[Any] = []
+    promise_cases: list[Any] = []
+    if ids != _WHOLE:
+        case_ids = links["case_id"].unique().sort().to_list()
+        hold_cases, promise_cases = [in_ids(conn, h.case_id, case_ids)], [in_ids(conn, pr.case_id, case_ids)]
     holds: list[Any] = list(
         conn.execute(
-            select(h.case_id, h.kind).join(c, c.id == h.case_id).where(h.released_at.is_(None), open_case)
+            select(h.case_id, h.kind)
+            .join(c, c.id == h.case_id)
+            .where(h.released_at.is_(None), open_case, *hold_cases)
         ).all()
     )
     broken: list[Any] = list(
@@ -229,6 +270,7 @@ def _case_facts(
                 open_case,
                 pr.status.in_(("broken", "partially_kept")),
                 pr.judged_on > as_of - dt.timedelta(days=180),
+                *promise_cases,
             )
         ).all()
     )
@@ -262,8 +304,8 @@ def _case_facts(
     )
 
 
-def _features(conn: Connection, ctx: CycleContext, links: pl.DataFrame) -> pl.DataFrame:
-    positions = _positions(conn, ctx)
+def _features(conn: Connection, ctx: CycleContext, links: pl.DataFrame, ids: Bounds = _WHOLE) -> pl.DataFrame:
+    positions = _positions(conn, ctx, ids)
     features = features_from_positions(
         conn,
         positions.select("account_id", "dpd", "bucket", "total_minor", "overdue_minor", "product_code",
@@ -271,7 +313,7 @@ def _features(conn: Connection, ctx: CycleContext, links: pl.DataFrame) -> pl.Da
         as_of=ctx.as_of,
         accounts=positions.select("account_id", "first_due_on", "language", "jurisdiction"),
     )  # fmt: skip
-    facts = _case_facts(conn, ctx, positions["account_id"], links)
+    facts = _case_facts(conn, ctx, positions["account_id"], links, ids)
     supplied = ("stage", "hardship", "dispute", "promises_broken", "days_since_rpc")
     features = features.drop([c for c in supplied if c in features.columns]).join(
         facts, on="account_id", how="left"
@@ -316,34 +358,84 @@ def _features(conn: Connection, ctx: CycleContext, links: pl.DataFrame) -> pl.Da
 
 
 def step_plan(conn: Connection, ctx: CycleContext) -> dict[str, Any]:
-    """Segment, choose today's steps, judge every contact, and write the actions with their decisions."""
+    """Segment, choose today's steps, judge every contact, and write the actions with their decisions.
+
+    The partition is planned one slice of account ids at a time (:func:`plan_slices`).
+    """
     from arrears import bootstrap
 
     settings = bootstrap.settings()
+    slices = plan_slices(conn, ctx)
     with Session(bind=conn, autoflush=False) as session:
         chosen = _strategy(session, settings.strategy)
-        links = _open_case_links(conn, ctx)
-        features = _features(conn, ctx, links)
         if chosen is None:
-            return {"accounts": features.height, "actions": 0, "strategy": None}
+            accounts = 0
+            for ids in slices:
+                accounts += _features(conn, ctx, _open_case_links(conn, ctx, ids), ids).height
+            return {"accounts": accounts, "actions": 0, "strategy": None}
         version_id, strategy = chosen
-        scope = (ctx.partition, ctx.partitions)
-        open_entries = segment_entries_open(session, strategy.id, scope)
-        recorded = recorded_assignments(session, scope)
-        plan = plan_day(features, strategy, as_of=ctx.as_of, open_entries=open_entries, recorded=recorded)
-        moves = record_day(
-            session,
-            plan=plan,
-            strategy_id=strategy.id,
-            version_id=version_id,
-            as_of=ctx.as_of,
-            actor=ctx.actor,
-            now=ctx.now,
-            scope=scope,
-            open_entries=open_entries,
-            recorded=recorded,
-        )
+        day = _Day()
+        for ids in slices:
+            _plan_slice(session, ctx, ids, day, strategy=strategy, version_id=version_id, settings=settings)
+        # One event for the partition's segmentation, then one for its decisions, as one pass writes them.
+        record_segmentation_event(
+            session, strategy_id=strategy.id, version_id=version_id, as_of=ctx.as_of, actor=ctx.actor,
+            now=ctx.now, counts=day.moves,
+        )  # fmt: skip
+        record_decisions_event(session, day.decisions)
         session.flush()
+    return {
+        "accounts": day.accounts,
+        "segmented": day.segmented,
+        "actions": day.actions,
+        "by_channel": {str(k): v for k, v in _counts(day.channels, "channel").items()},
+        "by_outcome": {str(k): v for k, v in _counts(day.outcomes, "outcome").items()},
+        **{f"segment_{k}": v for k, v in day.moves.items()},
+    }
+
+
+class _Day:
+    """What the slices of one partition add up to: counts, and the summaries of the two audit events."""
+
+    def __init__(self) -> None:
+        self.accounts = 0
+        self.segmented = 0
+        self.actions = 0
+        self.moves = {"entered": 0, "left": 0, "assigned": 0}
+        self.channels: list[pl.DataFrame] = []
+        self.outcomes: list[pl.DataFrame] = []
+        self.decisions = DecisionSummary()
+
+
+def _counts(parts: list[pl.DataFrame], key: str) -> dict[Any, int]:
+    """The slices' counts per ``key`` (frames of ``key`` and ``len``) added up, in ``key`` order."""
+    if not parts:
+        return {}
+    total = pl.concat(parts).group_by(key).agg(pl.col("len").sum()).sort(key)
+    return {k: int(v) for k, v in total.iter_rows()}
+
+
+def _plan_slice(
+    session: Session,
+    ctx: CycleContext,
+    ids: Bounds,
+    day: _Day,
+    *,
+    strategy: Strategy,
+    version_id: int,
+    settings: Any,
+) -> None:
+    """Plan, judge and write the accounts of one slice; add its counts to ``day``."""
+    conn = session.connection()
+    links = _open_case_links(conn, ctx, ids)
+    features = _features(conn, ctx, links, ids)
+    open_entries = _open_entries(conn, ctx, ids, strategy.id)
+    recorded = _recorded(conn, ctx, ids)
+    plan = plan_day(features, strategy, as_of=ctx.as_of, open_entries=open_entries, recorded=recorded)
+    moves = record_day(
+        session, plan=plan, strategy_id=strategy.id, version_id=version_id, as_of=ctx.as_of,
+        actor=ctx.actor, now=ctx.now, open_entries=open_entries, recorded=recorded, audit=False,
+    )  # fmt: skip
     actions = plan.actions.join(
         features.select(
             "account_id",
@@ -363,18 +455,40 @@ def step_plan(conn: Connection, ctx: CycleContext) -> dict[str, Any]:
     debtor_facts = features.select("debtor_id", *(pl.col(f"_d_{c}").alias(c) for c in _DEBTOR_FACTS)).unique(
         "debtor_id"
     )
-    judged = _judge(conn, ctx, actions, settings.collector_type, debtor_facts, links)
-    written = _write_actions(conn, ctx, judged, strategy_id=strategy.id)
-    outcomes = judged.filter(pl.col("outcome").is_not_null()).group_by("outcome").len().sort("outcome")
-    channels = judged.group_by("channel").len().sort("channel")
-    return {
-        "accounts": features.height,
-        "segmented": plan.accounts.height,
-        "actions": written,
-        "by_channel": {str(k): int(v) for k, v in channels.iter_rows()},
-        "by_outcome": {str(k): int(v) for k, v in outcomes.iter_rows()},
-        **{f"segment_{k}": v for k, v in moves.items()},
-    }
+    whole = ids == _WHOLE
+    judged = _judge(conn, ctx, actions, settings.collector_type, debtor_facts, links, whole=whole)
+    day.actions += _write_actions(conn, ctx, judged, strategy_id=strategy.id, day=day)
+    day.accounts += features.height
+    day.segmented += plan.accounts.height
+    for key, value in moves.items():
+        day.moves[key] += value
+    day.outcomes.append(judged.filter(pl.col("outcome").is_not_null()).group_by("outcome").len())
+    day.channels.append(judged.group_by("channel").len())
+
+
+def _open_entries(conn: Connection, ctx: CycleContext, ids: Bounds, strategy_id: str) -> pl.DataFrame:
+    """Open segment entries of the strategy within ``ids`` (account_id, _open_segment, _entered_on)."""
+    e = SegmentEntry
+    query = select(
+        e.account_id,
+        e.segment_id.label("_open_segment"),
+        date_as_read(conn, e.entered_on).label("_entered_on"),
+    ).where(e.strategy_id == strategy_id, e.left_on.is_(None), *_within(e.account_id, ids))
+    if ctx.partitions > 1:
+        query = query.where((e.account_id % ctx.partitions) == ctx.partition)
+    day = pl.String if conn.dialect.name == "sqlite" else pl.Date
+    schema = {"account_id": pl.Int64, "_open_segment": pl.String, "_entered_on": day}
+    return dates_parsed(_frame(conn, query, schema), "_entered_on")
+
+
+def _recorded(conn: Connection, ctx: CycleContext, ids: Bounds) -> pl.DataFrame:
+    """Recorded experiment arms within ``ids`` (account_id, experiment_id, variant_id)."""
+    x = ExperimentAssignment
+    query = select(x.account_id, x.experiment_id, x.variant_id).where(*_within(x.account_id, ids))
+    if ctx.partitions > 1:
+        query = query.where((x.account_id % ctx.partitions) == ctx.partition)
+    schema = {"account_id": pl.Int64, "experiment_id": pl.String, "variant_id": pl.String}
+    return _frame(conn, query, schema)
 
 
 def _contact_points(conn: Connection, debtor_ids: list[int], *, most: bool = False) -> pl.DataFrame:
@@ -573,11 +687,15 @@ def _judge(
     collector_type: str,
     debtor_facts: pl.DataFrame,
     links: pl.DataFrame,
+    *,
+    whole: bool = True,
 ) -> pl.DataFrame:
     """Add the compliance decision to every contact action (escalations are not contacts).
 
     ``debtor_facts`` holds each debtor's jurisdiction, zone and address (read with the positions);
-    ``links`` the open cases' accounts of the partition (:func:`_open_case_links`).
+    ``links`` the open cases' accounts of the partition (:func:`_open_case_links`), or of a slice of
+    it when not ``whole``: a debtor's cases are then read whole, as they may hold accounts of other
+    slices.
     """
     decision_schema: dict[str, Any] = {
         "contact_point_id": pl.Int64,
@@ -597,10 +715,10 @@ def _judge(
     debtor_ids = contacts["debtor_id"].unique().sort().to_list()
     # Most of the partition's debtors on the first day of a book; a few on the days after.
     points = _contact_points(
-        conn, debtor_ids, most=ctx.partitions == 1 and 2 * len(debtor_ids) >= debtor_facts.height
+        conn, debtor_ids, most=whole and ctx.partitions == 1 and 2 * len(debtor_ids) >= debtor_facts.height
     )
-    if ctx.partitions > 1:
-        # A debtor's cases may hold accounts of other partitions: read them all.
+    if ctx.partitions > 1 or not whole:
+        # A debtor's cases may hold accounts of other partitions or slices: read them all.
         case_accounts = _case_accounts(conn, debtor_ids)
     else:
         case_accounts = (
@@ -767,9 +885,16 @@ def _sha256_hex(texts: pl.Series) -> list[str]:
 _hexdigest = operator.methodcaller("hexdigest")
 
 
-def _write_actions(conn: Connection, ctx: CycleContext, judged: pl.DataFrame, *, strategy_id: str) -> int:
+def _write_actions(
+    conn: Connection, ctx: CycleContext, judged: pl.DataFrame, *, strategy_id: str, day: _Day | None = None
+) -> int:
+    """Write the actions and the decisions of the contacts judged, both in account order (so that ids
+    follow the accounts whatever the slicing); ``day`` gathers the decisions' audit summary."""
     if judged.height == 0:
         return 0
+    judged = judged.sort(
+        "account_id", "priority", "channel", "template", nulls_last=True, maintain_order=True
+    )
     status = (
         pl.when(pl.col("kind") != "contact")
         .then(pl.lit("escalation"))
@@ -788,7 +913,7 @@ def _write_actions(conn: Connection, ctx: CycleContext, judged: pl.DataFrame, *,
         .then(pl.lit(ctx.now).dt.convert_time_zone("UTC"))
         .otherwise(pl.lit(None, dtype=pl.Datetime("us", "UTC")))
     )
-    rows = judged.sort("account_id", "priority").select(
+    rows = judged.select(
         pl.lit(ctx.as_of).alias("as_of"),
         "account_id",
         "debtor_id",
@@ -828,5 +953,5 @@ def _write_actions(conn: Connection, ctx: CycleContext, judged: pl.DataFrame, *,
         "rule_outcomes",
         "packs",
     )
-    record_decisions(conn, decisions)
+    (day or _Day()).decisions.add(store_decisions(conn, decisions))
     return rows.height

@@ -43,6 +43,7 @@ __all__ = [
     "plan_day",
     "publish_strategy",
     "record_day",
+    "record_segmentation_event",
     "recorded_assignments",
     "segment_entries_open",
     "simulate_strategy",
@@ -377,8 +378,11 @@ def record_day(
     scope: tuple[int, int] | None = None,
     open_entries: pl.DataFrame | None = None,
     recorded: pl.DataFrame | None = None,
+    audit: bool = True,
 ) -> dict[str, int]:
-    """Write the day's segment moves and new experiment assignments in bulk, with one audit event.
+    """Write the day's segment moves and new experiment assignments in bulk, with one audit event
+    (without it when not ``audit``: a caller writing a day in parts records one
+    :func:`record_segmentation_event` for the whole).
 
     Idempotent for a date: entries already open in the same segment and assignments already recorded
     are left alone, so a rerun writes nothing new. ``scope`` (partition, partitions) limits the run
@@ -440,6 +444,25 @@ def record_day(
     )
     bulk.insert_frame(conn, "experiment_assignments", assignments)
     counts = {"entered": entries.height, "left": closed, "assigned": assignments.height}
+    if audit:
+        record_segmentation_event(
+            session, strategy_id=strategy_id, version_id=version_id, as_of=as_of, actor=actor, now=now,
+            counts=counts,
+        )  # fmt: skip
+    return counts
+
+
+def record_segmentation_event(
+    session: Session,
+    *,
+    strategy_id: str,
+    version_id: int,
+    as_of: dt.date,
+    actor: str,
+    now: dt.datetime,
+    counts: dict[str, int],
+) -> None:
+    """The audit event of a day's segmentation (``counts``: entered, left, assigned)."""
     record_event(
         session,
         actor=actor,
@@ -449,7 +472,6 @@ def record_day(
         at=now,
         details={"as_of": as_of.isoformat(), "version_id": version_id, **counts},
     )
-    return counts
 
 
 def count_versions(session: Session) -> int:
