@@ -78,6 +78,9 @@ def _entries(
 def _write_entries(conn: Connection, entries: pl.DataFrame) -> int:
     if entries.height == 0:
         return 0
+    # In key order, so that the account-keyed indexes (and PostgreSQL's foreign key checks against
+    # accounts) are walked forward page by page instead of at random.
+    entries = entries.sort("account_id", "key", maintain_order=True)
     entries = entries.with_columns(bulk.allocate_ids(conn, "ledger_entries", entries.height).alias("id"))
     return bulk.insert_frame(conn, "ledger_entries", entries)
 
@@ -96,11 +99,22 @@ def account_slices(conn: Connection, ctx: CycleContext, *, size: int | None = No
     return list(zip(starts, [*starts[1:], int(ids[-1]) + 1], strict=True))
 
 
+def _open_accounts(conn: Connection, ctx: CycleContext, ids: IdRange) -> pl.DataFrame:
+    """The slice's open accounts in id order.
+
+    The order must not depend on the database: the positions step reuses the schedules that accrue
+    decoded only when it reads the same accounts in the same order, and PostgreSQL returns an
+    unordered scan in its heap order, which accrue's update of every account just changed.
+    """
+    accounts = open_accounts(conn, partition=ctx.partition, partitions=ctx.partitions, ids=ids)
+    return accounts.sort("account_id", maintain_order=True)
+
+
 def step_accrue(conn: Connection, ctx: CycleContext) -> dict[str, Any]:
     """Post the interest of instalments falling due, late fees after grace, and the day's 罚息 and 复利."""
     counts = {"accounts": 0, "interest_charges": 0, "late_fees": 0, "accruals": 0}
     for ids in account_slices(conn, ctx):
-        accounts = open_accounts(conn, partition=ctx.partition, partitions=ctx.partitions, ids=ids)
+        accounts = _open_accounts(conn, ctx, ids)
         if accounts.height == 0:
             continue
         items = schedule_items(accounts, keep=True)  # the positions step uses it next
@@ -318,29 +332,20 @@ def _accrue_penalties(
                     on="account_id",
                 )
         day += ONE_DAY
-    final = state.select(
+    final = state.sort("account_id").select(
         "account_id",
         "last_accrued_on",
         pl.col("penalty_carry_units").cast(pl.String),
         pl.col("compound_carry_units").cast(pl.String),
+        "_new",
     )
-    # The stored carries being replaced are those of the state loaded above: the slice's open accounts
-    # of these products not yet accrued through ``as_of`` (one statement, no id list).
-    c, a = AccrualCarry, tables.Account
-    replaced = select(a.id).where(
-        a.status == "open", a.product_code.in_(list(products)), a.id >= ids[0], a.id < ids[1]
-    )
-    if ctx.partitions > 1:
-        replaced = replaced.where(partition_filter(a.id, ctx.partition, ctx.partitions))  # type: ignore[arg-type]
-    conn.execute(
-        delete(c).where(
-            c.account_id >= ids[0],
-            c.account_id < ids[1],
-            c.last_accrued_on < ctx.as_of,
-            c.account_id.in_(replaced),
-        )
-    )
-    bulk.insert_frame(conn, "accrual_carries", final)
+    # The state loaded above holds every stored carry it replaces (the slice's open accounts of these
+    # products not yet accrued through ``as_of``): those rows are updated in place, in one statement,
+    # and the accounts without one (``_new``) get theirs inserted. On PostgreSQL this spares deleting
+    # and inserting every row again (index entries and foreign key checks included).
+    stored = final.filter(~pl.col("_new")).drop("_new")
+    bulk.update_from_frame(conn, AccrualCarry.__table__, "account_id", stored)  # type: ignore[arg-type]
+    bulk.insert_frame(conn, "accrual_carries", final.filter(pl.col("_new")).drop("_new"))
     return posted
 
 
@@ -369,7 +374,7 @@ def step_positions(conn: Connection, ctx: CycleContext) -> dict[str, Any]:
     written = 0
     by_bucket: dict[str, int] = {}
     for ids in account_slices(conn, ctx):
-        accounts = open_accounts(conn, partition=ctx.partition, partitions=ctx.partitions, ids=ids)
+        accounts = _open_accounts(conn, ctx, ids)
         balances = balances_through(
             conn, through=ctx.as_of, partition=ctx.partition, partitions=ctx.partitions, ids=ids
         )
@@ -385,7 +390,7 @@ def step_positions(conn: Connection, ctx: CycleContext) -> dict[str, Any]:
             *[f"{c}_minor" for c in COMPONENTS],
             "overdue_minor",
             "oldest_unpaid_due_on",
-        )
+        ).sort("account_id")  # primary key order: (as_of, account_id)
         written += bulk.insert_frame(conn, "daily_positions", rows)
         for bucket, count in rows.group_by("bucket").len().iter_rows():
             by_bucket[bucket] = by_bucket.get(bucket, 0) + count

@@ -16,7 +16,15 @@ from typing import Any
 import polars as pl
 from sqlalchemy import JSON, Connection, Table, bindparam, update
 
-__all__ = ["allocate_ids", "deferred_indexes", "insert_frame", "is_empty", "tune_for_bulk", "update_rows"]
+__all__ = [
+    "allocate_ids",
+    "deferred_indexes",
+    "insert_frame",
+    "is_empty",
+    "tune_for_bulk",
+    "update_from_frame",
+    "update_rows",
+]
 
 _SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%6f"
 _SQLITE_MAX_VARIABLES = 32_000  # SQLite >= 3.32 allows 32,766 bound parameters per statement
@@ -31,9 +39,11 @@ def allocate_ids(conn: Connection, table: str, count: int) -> pl.Series:
     if conn.dialect.name == "postgresql":
         # One nextval per id keeps concurrent writers safe; only the range comes back when it is
         # contiguous (no other session drew from the sequence meanwhile), else every value, in order.
+        # The sequence is looked up once (a materialised CTE): as nextval's argument the lookup
+        # would run for every id drawn, at several times the cost of drawing it.
         low, high, values = conn.exec_driver_sql(
-            "WITH drawn AS (SELECT nextval(pg_get_serial_sequence(%(table)s, 'id')) AS v "
-            "FROM generate_series(1, %(count)s)) "
+            "WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence(%(table)s, 'id')::regclass AS seq), "
+            "drawn AS (SELECT nextval(s.seq) AS v FROM s, generate_series(1, %(count)s)) "
             "SELECT min(v), max(v), CASE WHEN max(v) - min(v) + 1 = count(*) THEN NULL "
             "ELSE array_agg(v ORDER BY v) END FROM drawn",
             {"table": table, "count": int(count)},
@@ -220,3 +230,34 @@ def update_rows(conn: Connection, table: Table, key: str, df: pl.DataFrame) -> i
     ]
     conn.execute(statement, params)
     return df.height
+
+
+def update_from_frame(conn: Connection, table: Table, key: str, df: pl.DataFrame) -> int:
+    """Set the other columns of ``df`` on the rows of ``table`` whose ``key`` matches; returns rows updated.
+
+    The frame is loaded with :func:`insert_frame` (COPY on PostgreSQL) into a temporary table whose
+    columns have the target's types, then one ``UPDATE ... FROM`` joins it on ``key``: a statement per
+    call instead of one per row. The values arrive as :func:`insert_frame` writes them, so they are
+    stored exactly as an insert of the same frame would store them (on SQLite the staged columns keep
+    the target's declared types, hence its affinities). ``version`` is bumped where the table has one,
+    so optimistic locks held elsewhere see the change.
+    """
+    if df.height == 0:
+        return 0
+    settable = [c for c in df.columns if c != key]
+    if not settable:
+        raise ValueError("update_from_frame needs at least one column besides the key")
+    staging = f"_update_{table.name}"
+    ddl = ", ".join(f"{name} {table.c[name].type.compile(dialect=conn.dialect)}" for name in df.columns)
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {staging}")
+    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {staging} ({ddl})")
+    insert_frame(conn, staging, df)
+    assignments = [f"{c} = s.{c}" for c in settable]
+    if "version" in table.c and "version" not in settable:
+        assignments.append(f"version = {table.name}.version + 1")
+    updated = conn.exec_driver_sql(
+        f"UPDATE {table.name} SET {', '.join(assignments)} FROM {staging} AS s "
+        f"WHERE {table.name}.{key} = s.{key}"
+    ).rowcount
+    conn.exec_driver_sql(f"DROP TABLE {staging}")
+    return int(updated)
