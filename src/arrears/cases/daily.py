@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from arrears.audit.log import record_events
 from arrears.cases.policy import default_policy
-from arrears.cases.service import COMPONENTS, open_cases_for_overdue, positions_frame
+from arrears.cases.service import COMPONENTS, insert_new_cases, open_cases_for_overdue, positions_frame
 from arrears.cases.tables import Case, CaseAccount, CaseHold, Plan, Promise
 from arrears.cycle.frames import read_frame
 from arrears.cycle.tables import DailyPosition
@@ -216,9 +216,17 @@ _CASE_COLUMNS: Final = {
 }
 
 
-def _update_cases(conn: Connection, changes: pl.DataFrame, *, at: dt.datetime, extra: str = "") -> None:
+def _update_cases(
+    conn: Connection,
+    changes: pl.DataFrame,
+    *,
+    at: dt.datetime,
+    extra: str = "",
+    params: Mapping[str, Any] | None = None,
+) -> None:
     """Write changed cases: ``case_id``, ``version`` read, new ``stage``, ``bump`` (version increments,
-    one per flush the per-case path makes), ``broken_add`` and ``moved`` (the stage changed)."""
+    one per flush the per-case path makes), ``broken_add`` and ``moved`` (the stage changed); ``extra``
+    assignments may use ``:at`` and the names in ``params``."""
     _staged_update(
         conn,
         "cases",
@@ -229,7 +237,7 @@ def _update_cases(conn: Connection, changes: pl.DataFrame, *, at: dt.datetime, e
             "broken_promises = cases.broken_promises + s.broken_add, updated_at = :at, "
             "stage_changed_at = CASE WHEN s.moved = 1 THEN :at ELSE cases.stage_changed_at END" + extra
         ),
-        params={"at": at},
+        params={"at": at, **(params or {})},
     )
 
 
@@ -296,58 +304,7 @@ def open_overdue_cases(
     )
     if overdue.height == 0:
         return 0
-    groups = (
-        overdue.sort("account_id")
-        .group_by("debtor_id", "currency")
-        .agg(pl.col("account_id"), pl.col("external_id"))
-        .sort("debtor_id", "currency")
-    )
-    cases = groups.with_columns(allocate_ids(conn, "cases", groups.height).alias("id"))
-    at_col = pl.lit(at).cast(pl.Datetime("us", "UTC"))
-    insert_frame(
-        conn,
-        "cases",
-        cases.select(
-            "id",
-            "debtor_id",
-            pl.lit(creditor).alias("creditor"),
-            "currency",
-            pl.lit(Stage.NEW.value).alias("stage"),
-            pl.lit("team").alias("owner_kind"),
-            at_col.alias("opened_at"),
-            at_col.alias("stage_changed_at"),
-            at_col.alias("updated_at"),
-            pl.lit(0).alias("broken_promises"),
-            pl.lit(0).alias("refusals"),
-            pl.lit(1).alias("version"),
-        ),
-    )
-    links = cases.select(pl.col("id").alias("case_id"), "account_id").explode("account_id")
-    insert_frame(
-        conn,
-        "case_accounts",
-        links.with_columns(
-            allocate_ids(conn, "case_accounts", links.height).alias("id"),
-            pl.lit(False).alias("is_excluded"),
-            at_col.alias("added_at"),
-        ),
-    )
-    after = {"stage": Stage.NEW.value, "creditor": creditor, "owner": None, "owner_kind": "team"}
-    _append_events(
-        conn,
-        (
-            _event(
-                actor,
-                at,
-                case_id,
-                "case.open",
-                after=after,
-                details={"accounts": externals, "as_of": as_of.isoformat(), "bulk": True},
-            )
-            for case_id, externals in cases.select("id", "external_id").iter_rows()
-        ),
-    )
-    return cases.height
+    return insert_new_cases(conn, overdue, as_of=as_of, actor=actor, at=at, creditor=creditor)
 
 
 # -- closure ----------------------------------------------------------------------------------------
@@ -418,17 +375,13 @@ def _update_resolved(
         pl.lit(0).alias("broken_add"),
         pl.lit(True).alias("moved"),
     )
-    _staged_update(
+    _update_cases(
         conn,
-        "cases",
-        changes.rename({"case_id": "id"}).with_columns(pl.col("moved").cast(pl.Int64)),
-        columns=_CASE_COLUMNS,
-        assignments=(
-            "stage = s.stage, version = cases.version + s.bump, updated_at = :at, stage_changed_at = :at, "
-            "resolution_reason = :reason, resolved_at = :at, follow_up_until_on = :on"
-        ),
+        changes,
+        at=at,
+        extra=", resolution_reason = :reason, resolved_at = :at, follow_up_until_on = :on",
         # effect start_follow_up: the follow-up period runs from the day of resolution.
-        params={"at": at, "reason": reason.value, "on": at.date() + dt.timedelta(days=policy.follow_up_days)},
+        params={"reason": reason.value, "on": at.date() + dt.timedelta(days=policy.follow_up_days)},
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from itertools import islice
 from typing import Any
 
 import polars as pl
@@ -54,6 +55,7 @@ __all__ = [
     "fire_event",
     "flush_case",
     "get_case",
+    "insert_new_cases",
     "open_case",
     "open_cases_for_overdue",
     "open_legal_matter",
@@ -289,13 +291,37 @@ def open_cases_for_overdue(
     )
     if overdue.height == 0:
         return 0
+    linked = overdue["account_id"].to_list()
+    externals: list[tuple[int, str]] = []
+    for start in range(0, len(linked), 20_000):  # bounded IN-lists (PostgreSQL takes 65,535 parameters)
+        externals += conn.execute(
+            select(tables.Account.id, tables.Account.external_id).where(
+                tables.Account.id.in_(linked[start : start + 20_000])
+            )
+        ).all()
+    named = overdue.join(
+        pl.DataFrame(externals, schema={"account_id": pl.Int64, "external_id": pl.String}, orient="row"),
+        on="account_id",
+    )
+    return insert_new_cases(conn, named, as_of=as_of, actor=actor, at=at, creditor=creditor)
+
+
+_EVENTS_PER_APPEND = 50_000
+
+
+def insert_new_cases(
+    conn: Connection, overdue: pl.DataFrame, *, as_of: dt.date, actor: str, at: dt.datetime, creditor: str
+) -> int:
+    """Open one case per debtor and currency over ``overdue`` (``account_id``, ``debtor_id``,
+    ``currency``, ``external_id``): the cases, their account links and one ``case.open`` audit event
+    per case, in bulk (the events a bounded batch at a time). Returns the cases opened."""
     groups = (
-        overdue.group_by("debtor_id", "currency")
-        .agg(pl.col("account_id").sort())
+        overdue.sort("account_id")
+        .group_by("debtor_id", "currency")
+        .agg(pl.col("account_id"), pl.col("external_id"))
         .sort("debtor_id", "currency")
     )
-    ids = allocate_ids(conn, "cases", groups.height)
-    cases = groups.with_columns(ids.alias("id"))
+    cases = groups.with_columns(allocate_ids(conn, "cases", groups.height).alias("id"))
     at_col = pl.lit(at).cast(pl.Datetime("us", "UTC"))
     insert_frame(
         conn,
@@ -316,43 +342,32 @@ def open_cases_for_overdue(
         ),
     )
     links = cases.select(pl.col("id").alias("case_id"), "account_id").explode("account_id")
-    link_ids = allocate_ids(conn, "case_accounts", links.height)
     insert_frame(
         conn,
         "case_accounts",
         links.with_columns(
-            link_ids.alias("id"), pl.lit(False).alias("is_excluded"), at_col.alias("added_at")
+            allocate_ids(conn, "case_accounts", links.height).alias("id"),
+            pl.lit(False).alias("is_excluded"),
+            at_col.alias("added_at"),
         ),
     )
-    externals: dict[int, str] = {}
-    linked = links["account_id"].to_list()
-    for start in range(0, len(linked), 20_000):  # bounded IN-lists (PostgreSQL takes 65,535 parameters)
-        externals.update(
-            conn.execute(
-                select(tables.Account.id, tables.Account.external_id).where(
-                    tables.Account.id.in_(linked[start : start + 20_000])
-                )
-            ).all()
-        )
-    events = [
+    after = {"stage": Stage.NEW.value, "creditor": creditor, "owner": None, "owner_kind": "team"}
+    events = (
         {
             "actor": actor,
             "action": "case.open",
             "subject_type": "case",
             "subject_id": str(case_id),
             "at": at,
-            "after": {"stage": Stage.NEW.value, "creditor": creditor, "owner": None, "owner_kind": "team"},
-            "details": {
-                "accounts": [externals[a] for a in accounts],
-                "as_of": as_of.isoformat(),
-                "bulk": True,
-            },
+            "after": after,
+            "details": {"accounts": names, "as_of": as_of.isoformat(), "bulk": True},
         }
-        for case_id, accounts in cases.select("id", "account_id").iter_rows()
-    ]
-    # One bulk append to the audit log for the whole batch, in the caller's transaction.
-    with Session(bind=conn) as audit_session:
-        record_events(audit_session, events)
+        for case_id, names in cases.select("id", "external_id").iter_rows()
+    )
+    # Bulk appends to the audit log in the caller's transaction, never the whole book's events at once.
+    while batch := list(islice(events, _EVENTS_PER_APPEND)):
+        with Session(bind=conn) as audit_session:
+            record_events(audit_session, batch)
     return cases.height
 
 
