@@ -41,13 +41,11 @@ from arrears.errors import ConfigurationError
 from arrears.scoring.service import score_for_cycle
 from arrears.store import bulk, personal, tables
 from arrears.store.personal import PersonalKind
+from arrears.store.sql import date_as_read, dates_parsed, in_ids
 from arrears.strategy.dsl import Strategy
 from arrears.strategy.service import (
     active_strategy,
-    date_as_read,
-    dates_parsed,
     features_from_positions,
-    in_ids,
     plan_day,
     record_day,
     record_segmentation_event,

@@ -7,14 +7,12 @@ through :func:`arrears.audit.log.record_event` in the same transaction.
 from __future__ import annotations
 
 import datetime as dt
-import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import polars as pl
-from sqlalchemy import ARRAY, BigInteger, Engine, String, any_, bindparam, func, select, type_coerce, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from arrears.audit.log import record_event
@@ -23,6 +21,7 @@ from arrears.errors import NotFoundError, ValidationError
 from arrears.portfolio.service import portfolio_frame
 from arrears.store import bulk
 from arrears.store import tables as core
+from arrears.store.sql import date_as_read, dates_parsed, in_ids
 from arrears.strategy.conditions import BALANCE_DTYPE, with_feature_defaults
 from arrears.strategy.dsl import Strategy, check_strategy
 from arrears.strategy.experiments import assign_variants
@@ -36,10 +35,7 @@ __all__ = [
     "account_features",
     "active_strategy",
     "count_versions",
-    "date_as_read",
-    "dates_parsed",
     "features_from_positions",
-    "in_ids",
     "plan_day",
     "publish_strategy",
     "record_day",
@@ -88,39 +84,6 @@ def account_features(engine: Engine, as_of: dt.date) -> pl.DataFrame:
     frame = portfolio_frame(engine, as_of=as_of)
     with engine.connect() as conn:
         return features_from_positions(conn, frame, as_of=as_of)
-
-
-def in_ids(conn: Any, column: Any, ids: Sequence[int]) -> Any:
-    """``column IN ids`` with the whole list as one parameter, however long it is.
-
-    A JSON array read by ``json_each`` on SQLite, an array compared with ``= ANY`` on PostgreSQL:
-    one statement instead of chunks of thousands of bound values, which cost more to compile and
-    parse than to run.
-    """
-    values = [int(i) for i in ids]
-    if conn.dialect.name == "sqlite":
-        listed = func.json_each(bindparam(None, json.dumps(values), type_=String)).table_valued("value")
-        return column.in_(select(listed.c.value))
-    if conn.dialect.name == "postgresql":
-        return column == any_(bindparam(None, values, type_=ARRAY(BigInteger)))
-    return column.in_(values)
-
-
-def date_as_read(conn: Any, column: Any) -> Any:
-    """A date column to read into Polars: on SQLite the stored ISO text (``YYYY-MM-DD``), which
-    :func:`dates_parsed` turns into dates over the whole column instead of row by row; elsewhere
-    the column itself (the driver returns dates)."""
-    if conn.dialect.name == "sqlite":
-        return type_coerce(column, String).label(column.key)
-    return column
-
-
-def dates_parsed(frame: pl.DataFrame, *names: str) -> pl.DataFrame:
-    """``frame`` with the named columns read by :func:`date_as_read` as dates."""
-    return frame.with_columns(
-        pl.col(n).str.to_date("%Y-%m-%d") if frame.schema[n] == pl.String else pl.col(n).cast(pl.Date)
-        for n in names
-    )
 
 
 def features_from_positions(
