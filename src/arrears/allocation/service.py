@@ -379,6 +379,19 @@ def _account_currencies(conn: Connection, ids: list[int]) -> pl.DataFrame:
     )
 
 
+def _given_currencies(currencies: pl.DataFrame, ids: list[int]) -> pl.DataFrame:
+    """The caller's (account_id, currency) rows for ``ids``: one per account, empty currencies dropped."""
+    try:
+        given = currencies.select(pl.col("account_id").cast(pl.Int64), pl.col("currency").cast(pl.String))
+    except pl.exceptions.PolarsError as exc:
+        raise ValidationError(f"the currencies frame is not usable: {exc}", field="currencies") from None
+    return (
+        given.drop_nulls()
+        .unique("account_id", keep="first", maintain_order=True)
+        .join(pl.DataFrame({"account_id": ids}, schema={"account_id": pl.Int64}), on="account_id", how="semi")
+    )
+
+
 def _supersede(conn: Connection, as_of: dt.date, account_ids: list[int]) -> int:
     """Close earlier days' open items that today's queue replaces; returns how many.
 
@@ -386,16 +399,25 @@ def _supersede(conn: Connection, as_of: dt.date, account_ids: list[int]) -> int:
     daily cycle issues a fresh task for every account that still needs one).
     """
     w = WorkItem
-    # Two set-based statements (the version bumped as every bulk update does): items nobody was
-    # given, then assigned items of accounts queued today (staged in a temporary table, not an id list).
+    # Set-based statements (the version bumped as every bulk update does): items nobody was given,
+    # then assigned items of accounts queued today.
     superseded = {"status": str(WorkStatus.SUPERSEDED), "version": w.version + 1}
     earlier = (w.status == WorkStatus.OPEN, w.queued_on < as_of)
     count = conn.execute(update(w).where(*earlier, w.collector_id.is_(None)).values(superseded)).rowcount
+    # Earlier open items that someone holds are bounded by collectors' capacity, far fewer than the
+    # day's accounts: only the accounts in both are staged (none staged, no statement).
+    held = read_frame(
+        conn,
+        select(w.account_id).where(*earlier, w.collector_id.is_not(None)).distinct(),
+        {"account_id": pl.Int64},
+    )
+    queued = pl.DataFrame({"account_id": account_ids}, schema={"account_id": pl.Int64})
+    replaced = held.join(queued, on="account_id", how="semi").sort("account_id")
+    if replaced.height == 0:
+        return int(count)
     conn.exec_driver_sql("DROP TABLE IF EXISTS _queued_accounts")
     conn.exec_driver_sql("CREATE TEMPORARY TABLE _queued_accounts (account_id BIGINT)")
-    bulk.insert_frame(
-        conn, "_queued_accounts", pl.DataFrame({"account_id": account_ids}, schema={"account_id": pl.Int64})
-    )
+    bulk.insert_frame(conn, "_queued_accounts", replaced)
     staged = (
         text("SELECT account_id FROM _queued_accounts")
         .columns(sql_column("account_id", BigInteger))
@@ -465,6 +487,7 @@ def build_queues(
     method: AssignmentMethod,
     now: dt.datetime,
     actor: str,
+    currencies: pl.DataFrame | None = None,
 ) -> QueueBuild:
     """Queue the day's call tasks and assign them to collectors, in bulk.
 
@@ -478,29 +501,33 @@ def build_queues(
     Idempotent for a date: a task already queued for (``as_of``, account, action) is not queued again,
     so a rerun adds nothing and writes no audit event. Open tasks of earlier days are marked
     ``superseded`` when the account has a task today or when nobody was ever given them.
+
+    ``currencies`` (account_id, currency), when the caller read the work with its accounts, spares
+    reading them again; an account of the work missing from it is refused as not on file.
     """
     frame = _normalise_work(work)
     w = WorkItem
+    # Today's items once: what is already queued (idempotency) and the last rank given.
     existing = read_frame(
         conn,
-        select(w.account_id, w.action_id).where(w.queued_on == as_of),
-        {"account_id": pl.Int64, "action_id": pl.String},
+        select(w.account_id, w.action_id, w.rank).where(w.queued_on == as_of),
+        {"account_id": pl.Int64, "action_id": pl.String, "rank": pl.Int64},
     )
-    fresh = frame.join(existing, on=["account_id", "action_id"], how="anti")
+    fresh = frame.join(existing.drop("rank"), on=["account_id", "action_id"], how="anti")
     if fresh.height == 0:
         return QueueBuild(as_of, method, 0, 0, 0, 0, {})
     ids = fresh.get_column("account_id").unique().sort().to_list()
-    currencies = _account_currencies(conn, ids)
-    if currencies.height != len(ids):
-        unknown = sorted(set(ids) - set(currencies.get_column("account_id").to_list()))
+    on_file = _account_currencies(conn, ids) if currencies is None else _given_currencies(currencies, ids)
+    if on_file.height != len(ids):
+        unknown = sorted(set(ids) - set(on_file.get_column("account_id").to_list()))
         raise NotFoundError(
             f"{len(unknown)} account(s) in the work are not on file, e.g. {unknown[:5]}",
             accounts=unknown[:20],
         )
     superseded = _supersede(conn, as_of, ids)
     collectors = collectors_frame(conn, day=as_of)
-    start_rank = int(conn.scalar(select(func.coalesce(func.max(w.rank), 0)).where(w.queued_on == as_of)) or 0)
-    ordered = order_queue(fresh.join(currencies, on="account_id", how="left"))
+    start_rank = int(existing.select(pl.col("rank").max()).item() or 0)
+    ordered = order_queue(fresh.join(on_file, on="account_id", how="left"))
     assigned = assign_matched(ordered, collectors, method=method)
     rows = assigned.select(
         "account_id",

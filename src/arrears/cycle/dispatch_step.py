@@ -80,6 +80,8 @@ def step_queues(conn: Connection, ctx: CycleContext) -> dict[str, Any]:
     from arrears.allocation.rules import AssignmentMethod
     from arrears.allocation.service import build_queues
 
+    # The joined read and the work-item indexes touch more pages than SQLite's default cache holds.
+    bulk.tune_for_bulk(conn)
     a, acc, pos = CycleAction, tables.Account, DailyPosition
     work = read_frame(
         conn,
@@ -93,6 +95,7 @@ def step_queues(conn: Connection, ctx: CycleContext) -> dict[str, Any]:
             tables.Debtor.language,
             pos.bucket,
             acc.product_code,
+            acc.currency,
         )
         .join(acc, acc.id == a.account_id)
         .join(tables.Debtor, tables.Debtor.id == a.debtor_id)
@@ -108,6 +111,7 @@ def step_queues(conn: Connection, ctx: CycleContext) -> dict[str, Any]:
             "language": pl.String,
             "bucket": pl.String,
             "product": pl.String,
+            "currency": pl.String,
         },
     ).select(
         "account_id",
@@ -119,12 +123,20 @@ def step_queues(conn: Connection, ctx: CycleContext) -> dict[str, Any]:
         "bucket",
         "product",
         pl.format("action:{}", pl.col("action_id")).alias("action_id"),
+        "currency",
     )
     recalled = recall_expired(conn, as_of=ctx.as_of, actor=ctx.actor, now=ctx.now)
     if work.height == 0:
         return {"calls": 0, "recalled": recalled}
+    # The accounts' currencies came with the work (joined above): not read again.
     built = build_queues(
-        conn, as_of=ctx.as_of, work=work, method=AssignmentMethod.BALANCED, now=ctx.now, actor=ctx.actor
+        conn,
+        as_of=ctx.as_of,
+        work=work.drop("currency"),
+        method=AssignmentMethod.BALANCED,
+        now=ctx.now,
+        actor=ctx.actor,
+        currencies=work.select("account_id", "currency"),
     )
     return {
         "calls": work.height,
