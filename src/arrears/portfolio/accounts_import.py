@@ -32,7 +32,7 @@ from arrears.portfolio.checks import (
     stripped,
 )
 from arrears.portfolio.products import ensure_builtin_products, product_catalogue
-from arrears.portfolio.readers import ROW, Batch, read_ahead, read_batches
+from arrears.portfolio.readers import ROW, Batch, quick_start, read_ahead, read_batches
 from arrears.portfolio.report import ImportReport, RejectSink
 from arrears.portfolio.schema import ACCOUNT_COLUMNS
 from arrears.store import bulk, personal, tables
@@ -380,7 +380,7 @@ def import_accounts(
     second thread (Polars and SQLite both release the GIL for their heavy work). Only this thread
     touches the database connection, and the whole file stays one transaction.
     """
-    batches = read_batches(path, required=REQUIRED, batch_rows=batch_rows)
+    batches = quick_start(read_batches(path, required=REQUIRED, batch_rows=batch_rows))
     report = ImportReport(kind="accounts", source=str(path))
     sink = RejectSink(path)
     seen_debtors: dict[str, int] = {}

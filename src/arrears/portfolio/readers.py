@@ -24,7 +24,7 @@ import polars as pl
 
 from arrears.errors import FileFormatError
 
-__all__ = ["ROW", "Batch", "FileKind", "detect_kind", "read_ahead", "read_batches"]
+__all__ = ["ROW", "Batch", "FileKind", "detect_kind", "quick_start", "read_ahead", "read_batches"]
 
 ROW = "_row"
 T = TypeVar("T")
@@ -170,6 +170,24 @@ def _strict_frame(rows: list[list[str | None]], columns: list[str]) -> pl.DataFr
     schema = {ROW: pl.String, **{c: pl.String for c in columns}}
     frame = pl.DataFrame(rows, schema=schema, orient="row")
     return frame.with_columns(pl.col(ROW).cast(pl.Int64))
+
+
+def quick_start(batches: Iterator[Batch], *, head_rows: int = 2_000) -> Iterator[Batch]:
+    """The same rows with the first batch split after ``head_rows`` rows.
+
+    In a :func:`read_ahead` pipeline the writer waits for the first batch to be prepared; a small
+    first piece lets it start writing while the rest of that batch is prepared. Rows keep their
+    numbers, and rows refused while reading travel with the first piece.
+    """
+    first = next(batches, None)
+    if first is None:
+        return
+    if first.frame.height <= head_rows:
+        yield first
+    else:
+        yield Batch(first.frame.head(head_rows), first.problems)
+        yield Batch(first.frame.slice(head_rows), [])
+    yield from batches
 
 
 @contextmanager

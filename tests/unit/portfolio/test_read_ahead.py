@@ -57,3 +57,25 @@ def test_leaving_early_stops_the_producer_and_closes_it() -> None:
     assert closed.is_set()
     assert len(produced) <= 3 + 1 + 2
     assert not [t for t in threading.enumerate() if t.name == "arrears-read-ahead"]
+
+
+def test_quick_start_splits_the_first_batch_only_and_keeps_every_row():
+    import polars as pl
+
+    from arrears.portfolio.readers import ROW, Batch, quick_start
+
+    def batch(first: int, last: int, problems: list[tuple[int, str, str]]) -> Batch:
+        return Batch(pl.DataFrame({ROW: list(range(first, last + 1))}), problems)
+
+    refused = [(3, "amount", "not a number")]
+    pieces = list(quick_start(iter([batch(1, 10, refused), batch(11, 20, [])]), head_rows=4))
+    assert [p.frame[ROW].to_list() for p in pieces] == [
+        [1, 2, 3, 4],
+        [5, 6, 7, 8, 9, 10],
+        list(range(11, 21)),
+    ]
+    assert [p.problems for p in pieces] == [refused, [], []]
+    # a first batch no longer than the head, and no batch at all, pass through as they are
+    small = list(quick_start(iter([batch(1, 4, refused)]), head_rows=4))
+    assert [(p.frame[ROW].to_list(), p.problems) for p in small] == [([1, 2, 3, 4], refused)]
+    assert list(quick_start(iter([]), head_rows=4)) == []
