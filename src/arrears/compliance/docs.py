@@ -110,6 +110,9 @@ fingerprint of its validated request (`arrears.compliance.fingerprint`): time, a
 so it is never stored; whoever holds it can prove it is the one judged by recomputing the
 fingerprint. `record_decision(session, ...)` writes one row and its audit event;
 `record_decisions(conn, frame)` writes a batch in one bulk insert with one summary audit event.
+A caller that stores a day in parts (the cycle's sliced plan step) uses `store_decisions(conn, frame)`
+per part, adds the stored rows up in a `DecisionSummary` and writes the same one event at the end with
+`record_decisions_event(session, summary)`.
 
 ```
 arrears compliance check --json req.json --record --subject ACC-1
