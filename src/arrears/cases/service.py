@@ -342,15 +342,14 @@ def insert_new_cases(
         ),
     )
     links = cases.select(pl.col("id").alias("case_id"), "account_id").explode("account_id")
-    insert_frame(
-        conn,
-        "case_accounts",
-        links.with_columns(
-            allocate_ids(conn, "case_accounts", links.height).alias("id"),
-            pl.lit(False).alias("is_excluded"),
-            at_col.alias("added_at"),
-        ),
+    links = links.with_columns(
+        allocate_ids(conn, "case_accounts", links.height).alias("id"),
+        pl.lit(False).alias("is_excluded"),
+        at_col.alias("added_at"),
     )
+    # Ids follow the cases; the rows go in in account order, so the account index and the
+    # foreign-key checks against accounts walk forward instead of at random.
+    insert_frame(conn, "case_accounts", links.sort("account_id"))
     after = {"stage": Stage.NEW.value, "creditor": creditor, "owner": None, "owner_kind": "team"}
     events = (
         {
