@@ -186,25 +186,23 @@ def _is_plain(value: Any) -> bool:
     string-keyed ``dict`` and ``list`` of those. Such a value encodes to the same bytes as its
     :func:`~arrears.audit.canonical.to_canonical_value`, which would only copy it."""
     kind = type(value)
+    items: Any
     if kind is dict:
-        for key, item in value.items():
+        for key in value:
             if type(key) is not str:
                 return False
-            item_kind = type(item)
-            if not (
-                item_kind is str or item_kind is int or item_kind is bool or item is None
-            ) and not _is_plain(item):
-                return False
-        return True
-    if kind is list:
-        for item in value:
-            item_kind = type(item)
-            if not (
-                item_kind is str or item_kind is int or item_kind is bool or item is None
-            ) and not _is_plain(item):
-                return False
-        return True
-    return kind is str or kind is int or kind is bool or value is None
+        items = value.values()
+    elif kind is list:
+        items = value
+    else:
+        return kind is str or kind is int or kind is bool or value is None
+    for item in items:
+        item_kind = type(item)
+        if item_kind is str or item_kind is int or item_kind is bool or item is None:
+            continue
+        if not _is_plain(item):
+            return False
+    return True
 
 
 def _prepare_many(

@@ -41,7 +41,7 @@ from arrears.errors import ConfigurationError
 from arrears.scoring.service import score_for_cycle
 from arrears.store import bulk, personal, tables
 from arrears.store.personal import PersonalKind
-from arrears.store.sql import date_as_read, dates_parsed, in_ids
+from arrears.store.sql import WHOLE, IdBounds, date_as_read, dates_parsed, in_ids, within
 from arrears.strategy.dsl import Strategy
 from arrears.strategy.service import (
     active_strategy,
@@ -49,15 +49,13 @@ from arrears.strategy.service import (
     plan_day,
     record_day,
     record_segmentation_event,
+    recorded_assignments,
+    segment_entries_open,
 )
-from arrears.strategy.tables import ExperimentAssignment, SegmentEntry, StrategyVersion
+from arrears.strategy.tables import StrategyVersion
 
 __all__ = ["plan_slices", "step_plan"]
 
-Bounds = tuple[int | None, int | None]
-"""Account ids ``lo <= id < hi`` planned at once; ``None`` leaves that end open."""
-
-_WHOLE: Bounds = (None, None)
 
 _OPEN_STAGES = ("new", "initial_contact", "confirmed", "negotiating", "arranged", "escalated", "legal")
 _PHONE_CHANNELS = ("call", "sms", "voicemail_message")
@@ -92,16 +90,7 @@ def _instants_parsed(frame: pl.DataFrame, *names: str) -> pl.DataFrame:
     )
 
 
-def _within(column: Any, ids: Bounds) -> list[Any]:
-    """The SQL conditions that keep ``column`` (an account id) inside ``ids``."""
-    low, high = ids
-    return [
-        *([column >= low] if low is not None else []),
-        *([column < high] if high is not None else []),
-    ]
-
-
-def plan_slices(conn: Connection, ctx: CycleContext, *, size: int | None = None) -> list[Bounds]:
+def plan_slices(conn: Connection, ctx: CycleContext, *, size: int | None = None) -> list[IdBounds]:
     """The partition cut into ranges of account ids holding at most ``size`` open accounts each
     (:func:`arrears.cycle.ledger_steps.account_slices`), open at both ends of the id line: together
     they hold every id, so an account no longer open (a segment entry left behind) is in one of them."""
@@ -129,7 +118,7 @@ def _strategy(session: Session, wanted: str | None) -> tuple[int, Strategy] | No
     return active_strategy(session, strategy_id=wanted)
 
 
-def _positions(conn: Connection, ctx: CycleContext, ids: Bounds = _WHOLE) -> pl.DataFrame:
+def _positions(conn: Connection, ctx: CycleContext, ids: IdBounds = WHOLE) -> pl.DataFrame:
     """The day's positions with what the features and the compliance engine read of the account
     and its debtor (read once here, not again per step)."""
     p, a, d = DailyPosition, tables.Account, tables.Debtor
@@ -161,7 +150,7 @@ def _positions(conn: Connection, ctx: CycleContext, ids: Bounds = _WHOLE) -> pl.
         )
         .join(a, a.id == p.account_id)
         .join(d, d.id == a.debtor_id, isouter=True)
-        .where(p.as_of == ctx.as_of, *_within(p.account_id, ids))
+        .where(p.as_of == ctx.as_of, *within(p.account_id, ids))
     )
     if ctx.partitions > 1:
         query = query.where((p.account_id % ctx.partitions) == ctx.partition)
@@ -205,7 +194,7 @@ _LINK_SCHEMA: dict[str, Any] = {
 }
 
 
-def _open_case_links(conn: Connection, ctx: CycleContext, ids: Bounds = _WHOLE) -> pl.DataFrame:
+def _open_case_links(conn: Connection, ctx: CycleContext, ids: IdBounds = WHOLE) -> pl.DataFrame:
     """Every account (not excluded) of an open case in the partition (within ``ids``): its case, the
     case's stage, last right-party contact and debtor, and the account's external id."""
     c, ca, a = Case, CaseAccount, tables.Account
@@ -220,7 +209,7 @@ def _open_case_links(conn: Connection, ctx: CycleContext, ids: Bounds = _WHOLE) 
         )
         .join(c, c.id == ca.case_id)
         .join(a, a.id == ca.account_id)
-        .where(~ca.is_excluded, c.stage.in_(_OPEN_STAGES), *_within(ca.account_id, ids))
+        .where(~ca.is_excluded, c.stage.in_(_OPEN_STAGES), *within(ca.account_id, ids))
     )
     if ctx.partitions > 1:
         linked = linked.where((ca.account_id % ctx.partitions) == ctx.partition)
@@ -233,7 +222,7 @@ def _case_facts(
     ctx: CycleContext,
     account_ids: pl.Series,
     links: pl.DataFrame | None = None,
-    ids: Bounds = _WHOLE,
+    ids: IdBounds = WHOLE,
 ) -> pl.DataFrame:
     """Per account in an open case: case id, stage, promises broken (180 days), holds, last RPC.
 
@@ -250,7 +239,7 @@ def _case_facts(
         links = _open_case_links(conn, ctx, ids)
     hold_cases: list[Any] = []
     promise_cases: list[Any] = []
-    if ids != _WHOLE:
+    if ids != WHOLE:
         case_ids = links["case_id"].unique().sort().to_list()
         hold_cases, promise_cases = [in_ids(conn, h.case_id, case_ids)], [in_ids(conn, pr.case_id, case_ids)]
     holds: list[Any] = list(
@@ -302,7 +291,9 @@ def _case_facts(
     )
 
 
-def _features(conn: Connection, ctx: CycleContext, links: pl.DataFrame, ids: Bounds = _WHOLE) -> pl.DataFrame:
+def _features(
+    conn: Connection, ctx: CycleContext, links: pl.DataFrame, ids: IdBounds = WHOLE
+) -> pl.DataFrame:
     positions = _positions(conn, ctx, ids)
     features = features_from_positions(
         conn,
@@ -416,7 +407,7 @@ def _counts(parts: list[pl.DataFrame], key: str) -> dict[Any, int]:
 def _plan_slice(
     session: Session,
     ctx: CycleContext,
-    ids: Bounds,
+    ids: IdBounds,
     day: _Day,
     *,
     strategy: Strategy,
@@ -427,8 +418,9 @@ def _plan_slice(
     conn = session.connection()
     links = _open_case_links(conn, ctx, ids)
     features = _features(conn, ctx, links, ids)
-    open_entries = _open_entries(conn, ctx, ids, strategy.id)
-    recorded = _recorded(conn, ctx, ids)
+    scope = (ctx.partition, ctx.partitions)
+    open_entries = segment_entries_open(session, strategy.id, scope, ids)
+    recorded = recorded_assignments(session, scope, ids)
     plan = plan_day(features, strategy, as_of=ctx.as_of, open_entries=open_entries, recorded=recorded)
     moves = record_day(
         session, plan=plan, strategy_id=strategy.id, version_id=version_id, as_of=ctx.as_of,
@@ -453,7 +445,7 @@ def _plan_slice(
     debtor_facts = features.select("debtor_id", *(pl.col(f"_d_{c}").alias(c) for c in _DEBTOR_FACTS)).unique(
         "debtor_id"
     )
-    whole = ids == _WHOLE
+    whole = ids == WHOLE
     judged = _judge(conn, ctx, actions, settings.collector_type, debtor_facts, links, whole=whole)
     day.actions += _write_actions(conn, ctx, judged, strategy_id=strategy.id, day=day)
     day.accounts += features.height
@@ -462,31 +454,6 @@ def _plan_slice(
         day.moves[key] += value
     day.outcomes.append(judged.filter(pl.col("outcome").is_not_null()).group_by("outcome").len())
     day.channels.append(judged.group_by("channel").len())
-
-
-def _open_entries(conn: Connection, ctx: CycleContext, ids: Bounds, strategy_id: str) -> pl.DataFrame:
-    """Open segment entries of the strategy within ``ids`` (account_id, _open_segment, _entered_on)."""
-    e = SegmentEntry
-    query = select(
-        e.account_id,
-        e.segment_id.label("_open_segment"),
-        date_as_read(conn, e.entered_on).label("_entered_on"),
-    ).where(e.strategy_id == strategy_id, e.left_on.is_(None), *_within(e.account_id, ids))
-    if ctx.partitions > 1:
-        query = query.where((e.account_id % ctx.partitions) == ctx.partition)
-    day = pl.String if conn.dialect.name == "sqlite" else pl.Date
-    schema = {"account_id": pl.Int64, "_open_segment": pl.String, "_entered_on": day}
-    return dates_parsed(_frame(conn, query, schema), "_entered_on")
-
-
-def _recorded(conn: Connection, ctx: CycleContext, ids: Bounds) -> pl.DataFrame:
-    """Recorded experiment arms within ``ids`` (account_id, experiment_id, variant_id)."""
-    x = ExperimentAssignment
-    query = select(x.account_id, x.experiment_id, x.variant_id).where(*_within(x.account_id, ids))
-    if ctx.partitions > 1:
-        query = query.where((x.account_id % ctx.partitions) == ctx.partition)
-    schema = {"account_id": pl.Int64, "experiment_id": pl.String, "variant_id": pl.String}
-    return _frame(conn, query, schema)
 
 
 def _contact_points(conn: Connection, debtor_ids: list[int], *, most: bool = False) -> pl.DataFrame:
@@ -884,7 +851,7 @@ _hexdigest = operator.methodcaller("hexdigest")
 
 
 def _write_actions(
-    conn: Connection, ctx: CycleContext, judged: pl.DataFrame, *, strategy_id: str, day: _Day | None = None
+    conn: Connection, ctx: CycleContext, judged: pl.DataFrame, *, strategy_id: str, day: _Day
 ) -> int:
     """Write the actions and the decisions of the contacts judged, both in account order (so that ids
     follow the accounts whatever the slicing); ``day`` gathers the decisions' audit summary."""
@@ -951,5 +918,5 @@ def _write_actions(
         "rule_outcomes",
         "packs",
     )
-    (day or _Day()).decisions.add(store_decisions(conn, decisions))
+    day.decisions.add(store_decisions(conn, decisions))
     return rows.height

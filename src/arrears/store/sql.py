@@ -10,7 +10,12 @@ from typing import Any
 import polars as pl
 from sqlalchemy import ARRAY, BigInteger, String, any_, bindparam, func, select, type_coerce
 
-__all__ = ["date_as_read", "dates_parsed", "in_ids"]
+__all__ = ["WHOLE", "IdBounds", "date_as_read", "dates_parsed", "in_ids", "within"]
+
+IdBounds = tuple[int | None, int | None]
+"""Ids ``low <= id < high``; ``None`` leaves that end open."""
+
+WHOLE: IdBounds = (None, None)
 
 
 def in_ids(conn: Any, column: Any, ids: Sequence[int]) -> Any:
@@ -44,3 +49,12 @@ def dates_parsed(frame: pl.DataFrame, *names: str) -> pl.DataFrame:
         pl.col(n).str.to_date("%Y-%m-%d") if frame.schema[n] == pl.String else pl.col(n).cast(pl.Date)
         for n in names
     )
+
+
+def within(column: Any, ids: IdBounds) -> list[Any]:
+    """The SQL conditions that keep ``column`` inside ``ids`` (none for an open end)."""
+    low, high = ids
+    return [
+        *([column >= low] if low is not None else []),
+        *([column < high] if high is not None else []),
+    ]

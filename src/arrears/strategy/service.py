@@ -21,7 +21,7 @@ from arrears.errors import NotFoundError, ValidationError
 from arrears.portfolio.service import portfolio_frame
 from arrears.store import bulk
 from arrears.store import tables as core
-from arrears.store.sql import date_as_read, dates_parsed, in_ids
+from arrears.store.sql import WHOLE, IdBounds, date_as_read, dates_parsed, in_ids, within
 from arrears.strategy.conditions import BALANCE_DTYPE, with_feature_defaults
 from arrears.strategy.dsl import Strategy, check_strategy
 from arrears.strategy.experiments import assign_variants
@@ -259,15 +259,16 @@ def _scoped(query: Any, column: Any, scope: tuple[int, int] | None) -> Any:
 
 
 def segment_entries_open(
-    session: Session, strategy_id: str, scope: tuple[int, int] | None = None
+    session: Session, strategy_id: str, scope: tuple[int, int] | None = None, ids: IdBounds = WHOLE
 ) -> pl.DataFrame:
-    """Open segment entries (account_id, _open_segment, _entered_on), optionally of one partition."""
+    """Open segment entries (account_id, _open_segment, _entered_on), optionally of one partition
+    and of the accounts within ``ids``."""
     e = SegmentEntry
     conn = session.connection()
     rows = conn.execute(
         _scoped(
             select(e.account_id, e.segment_id, date_as_read(conn, e.entered_on)).where(
-                e.strategy_id == strategy_id, e.left_on.is_(None)
+                e.strategy_id == strategy_id, e.left_on.is_(None), *within(e.account_id, ids)
             ),
             e.account_id,
             scope,
@@ -277,11 +278,18 @@ def segment_entries_open(
     return dates_parsed(frame.cast({"account_id": pl.Int64, "_open_segment": pl.String}), "_entered_on")
 
 
-def recorded_assignments(session: Session, scope: tuple[int, int] | None = None) -> pl.DataFrame:
-    """Recorded experiment arms (account_id, experiment_id, variant_id), optionally of one partition."""
+def recorded_assignments(
+    session: Session, scope: tuple[int, int] | None = None, ids: IdBounds = WHOLE
+) -> pl.DataFrame:
+    """Recorded experiment arms (account_id, experiment_id, variant_id), optionally of one partition
+    and of the accounts within ``ids``."""
     x = ExperimentAssignment
     rows = session.execute(
-        _scoped(select(x.account_id, x.experiment_id, x.variant_id), x.account_id, scope)
+        _scoped(
+            select(x.account_id, x.experiment_id, x.variant_id).where(*within(x.account_id, ids)),
+            x.account_id,
+            scope,
+        )
     ).all()
     return pl.DataFrame(
         rows,
