@@ -50,7 +50,7 @@ def seed_accounts(engine: object, n: int) -> None:
             "id": ids, "external_id": [f"A{i}" for i in ids], "debtor_id": ids, "product_code": "cn-consumer-loan",
             "currency": "CNY", "principal_minor": 100_000, "annual_rate": "0.12", "term_months": 12,
             "schedule_method": "manual", "opened_on": dt.date(2025, 1, 1), "first_due_on": dt.date(2025, 2, 1),
-            "schedule": '{"due_on": [], "principal": [], "interest": []}', "charged_through_on": dt.date(2025, 1, 1),
+            "schedule": b"", "charged_through_on": dt.date(2025, 1, 1),
             "status": "open", "row_hash": "y" * 32, "created_at": NOW, "updated_at": NOW, "version": 1,
         }
     )  # fmt: skip

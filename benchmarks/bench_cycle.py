@@ -89,17 +89,20 @@ def _bare_pass(engine: Engine, rows: int) -> float:
     started = time.perf_counter()
     with engine.begin() as conn:
         query = text(
-            "SELECT a.id, a.product_code, CAST(a.schedule AS TEXT), COALESCE(b.total, 0) FROM accounts a "
+            "SELECT a.id, a.product_code, a.schedule, COALESCE(b.total, 0) FROM accounts a "
             "LEFT JOIN (SELECT account_id, SUM(principal_minor + interest_minor + penalty_minor "
             "+ compound_minor + fee_minor + cost_minor) AS total FROM ledger_entries GROUP BY account_id) b "
             "ON b.account_id = a.id WHERE a.status = 'open'"
         )
         frame = pl.DataFrame(
             conn.execute(query).all(),
-            schema={"account_id": pl.Int64, "product": pl.String, "schedule": pl.String, "balance": pl.Int64},
+            schema={"account_id": pl.Int64, "product": pl.String, "schedule": pl.Binary, "balance": pl.Int64},
             orient="row",
         )
-        first_due = frame["schedule"].str.extract(r'"due_on":\["(\d{4}-\d{2}-\d{2})"').str.to_date()
+        # the first instalment's due date: the leading int32 (days since 1970) of the packed schedule
+        first_due = (
+            frame["schedule"].bin.head(4).bin.reinterpret(dtype=pl.Int32, endianness="little").cast(pl.Date)
+        )
         dpd = (pl.lit(AS_OF) - first_due).dt.total_days().clip(lower_bound=0)
         out = frame.select(
             "account_id",

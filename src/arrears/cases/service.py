@@ -14,7 +14,7 @@ from itertools import islice
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Text, cast, select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
@@ -41,6 +41,7 @@ from arrears.errors import ConflictError, NotFoundError, ValidationError
 from arrears.portfolio.service import balances_frame
 from arrears.store import tables
 from arrears.store.bulk import allocate_ids, insert_frame
+from arrears.store.sql import packed
 
 __all__ = [
     "COMPONENTS",
@@ -146,7 +147,7 @@ def case_accounts(session: Session, case: Case, *, include_excluded: bool = Fals
 def positions_frame(conn: Connection, account_ids: list[int] | None, as_of: dt.date) -> pl.DataFrame:
     """Balances, overdue, DPD per open account (all of them when ``account_ids`` is None), as columns."""
     a = tables.Account
-    query = select(a.id, a.debtor_id, a.currency, a.charged_through_on, cast(a.schedule, Text)).where(
+    query = select(a.id, a.debtor_id, a.currency, a.charged_through_on, packed(a.schedule)).where(
         a.status == "open"
     )
     if account_ids is not None:
@@ -158,7 +159,7 @@ def positions_frame(conn: Connection, account_ids: list[int] | None, as_of: dt.d
             "debtor_id": pl.Int64,
             "currency": pl.String,
             "charged_through_on": pl.Date,
-            "schedule": pl.String,
+            "schedule": pl.Binary,
         },
         orient="row",
     )

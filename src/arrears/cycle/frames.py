@@ -15,6 +15,7 @@ from arrears.domain.ledger import Component
 from arrears.domain.positions import explode_schedules, positions
 from arrears.domain.products import Product
 from arrears.store import tables
+from arrears.store.sql import packed
 
 __all__ = [
     "COMPONENTS",
@@ -89,7 +90,7 @@ def open_accounts(
         a.currency,
         cast(a.annual_rate, Text),
         a.charged_through_on,
-        cast(a.schedule, Text),
+        packed(a.schedule),
     ).where(a.status == "open")
     if partitions > 1:
         query = query.where(partition_filter(a.id, partition, partitions))  # type: ignore[arg-type]
@@ -104,7 +105,7 @@ def open_accounts(
             "currency": pl.String,
             "annual_rate": pl.String,
             "charged_through_on": pl.Date,
-            "schedule": pl.String,
+            "schedule": pl.Binary,
         },
     )
     # Rates as the decimal type writes them (str(Decimal(text))), mapped once per distinct rate.
@@ -179,10 +180,10 @@ _kept: tuple[pl.DataFrame, pl.DataFrame] | None = None
 def schedule_items(accounts: pl.DataFrame, *, keep: bool = False, take: bool = False) -> pl.DataFrame:
     """One row per instalment of the given accounts.
 
-    Decoding every schedule is the largest single cost of the ledger steps, and ``accrue`` and
+    Decoding every schedule is a large cost of the ledger steps, and ``accrue`` and
     ``positions`` decode the same slice of the book one after the other. With ``keep`` the result is
     kept (one slice at a time, in this process); with ``take`` a kept result is used, and released,
-    when its input (account ids and schedule texts) equals this one exactly — otherwise it is decoded.
+    when its input (account ids and packed schedules) equals this one exactly — otherwise it is decoded.
     """
     global _kept
     given = accounts.select("account_id", "schedule")

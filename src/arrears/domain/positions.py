@@ -19,43 +19,17 @@ import datetime as dt
 import polars as pl
 
 from arrears.domain.delinquency import dpd_frame
+from arrears.domain.schedule_codec import unpack_schedules
 
-__all__ = ["SCHEDULE_DTYPE", "explode_schedules", "positions"]
-
-SCHEDULE_DTYPE = pl.Struct(
-    {"due_on": pl.List(pl.String), "principal": pl.List(pl.Int64), "interest": pl.List(pl.Int64)}
-)
-
-
-_DECODE_ROWS = 20_000
-_DECODE_SLICES = 8
+__all__ = ["explode_schedules", "positions"]
 
 
 def explode_schedules(accounts: pl.DataFrame, *, schedule_col: str = "schedule") -> pl.DataFrame:
-    """JSON schedules (one text per account) to one row per instalment.
+    """Packed schedules (:mod:`arrears.domain.schedule_codec`, one per account) to one row per instalment.
 
     Returns ``account_id, number, due_on, principal_minor, interest_minor``.
     """
-    # JSON decoding runs on one thread per expression: slices of the column decode side by side.
-    size = max(_DECODE_ROWS, -(-accounts.height // _DECODE_SLICES))
-    slices = [
-        accounts.slice(start, size)
-        .lazy()
-        .select("account_id", pl.col(schedule_col).str.json_decode(SCHEDULE_DTYPE).alias("_s"))
-        for start in range(0, max(accounts.height, 1), size)
-    ]
-    decoded = pl.concat(pl.collect_all(slices)).unnest("_s")
-    return (
-        decoded.with_columns(pl.int_ranges(1, pl.col("due_on").list.len() + 1).alias("number"))
-        .explode("due_on", "principal", "interest", "number")
-        .select(
-            "account_id",
-            pl.col("number").cast(pl.Int32),
-            pl.col("due_on").str.to_date("%Y-%m-%d"),
-            pl.col("principal").alias("principal_minor"),
-            pl.col("interest").alias("interest_minor"),
-        )
-    )
+    return unpack_schedules(accounts, key="account_id", column=schedule_col)
 
 
 def positions(

@@ -20,6 +20,7 @@ from sqlalchemy import Engine, select
 from arrears.audit.log import record_event
 from arrears.domain.money import CURRENCY_EXPONENTS, parse_decimal, to_minor
 from arrears.domain.products import Product
+from arrears.domain.schedule_codec import pack_schedules
 from arrears.domain.schedule_frame import schedule_frame
 from arrears.errors import ValidationError
 from arrears.portfolio import checks
@@ -307,20 +308,6 @@ def _reconcile(frame: pl.DataFrame, explicit: pl.DataFrame) -> tuple[pl.DataFram
     return frame, items
 
 
-def _schedule_json(items: pl.DataFrame) -> pl.DataFrame:
-    """One JSON text per row: {"due_on": [...], "principal": [...], "interest": [...]} in due order."""
-    return (
-        items.sort(ROW, "number")
-        .group_by(ROW, maintain_order=True)
-        .agg(
-            pl.col("due_on").dt.strftime("%Y-%m-%d"),
-            pl.col("principal_minor").alias("principal"),
-            pl.col("interest_minor").alias("interest"),
-        )
-        .select(ROW, pl.struct("due_on", "principal", "interest").struct.json_encode().alias("_schedule"))
-    )
-
-
 @dataclass(frozen=True)
 class _Prepared:
     """One batch made ready for writing: its valid rows (typed, with schedule and row hashes)."""
@@ -357,7 +344,7 @@ def _prepare(batches: Iterator[Batch], products: dict[str, Product], sink: Rejec
         good = frame.filter(pl.col(PROBLEMS).list.len() == 0).with_columns(
             pl.col("account_id").str.strip_chars(), pl.col("debtor_id").str.strip_chars()
         )
-        good = good.join(_schedule_json(items), on=ROW, how="left")
+        good = good.join(pack_schedules(items, key=ROW, column="_schedule"), on=ROW, how="left")
         yield _Prepared(
             good=good,
             rows_read=batch.frame.height + len(batch.problems),

@@ -8,17 +8,19 @@ from decimal import Decimal
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Engine, Text, cast, func, select
+from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.orm import Session
 
 from arrears.domain.delinquency import bucket_expr
 from arrears.domain.ledger import Component
 from arrears.domain.money import from_minor
 from arrears.domain.positions import explode_schedules, positions
+from arrears.domain.schedule_codec import pack_one
 from arrears.errors import NotFoundError
 from arrears.portfolio.products import product_catalogue
 from arrears.store import personal, tables
 from arrears.store.personal import PersonalKind
+from arrears.store.sql import packed
 
 __all__ = ["AccountView", "BucketRow", "account_view", "balances_frame", "portfolio_summary"]
 
@@ -90,9 +92,10 @@ def account_view(session: Session, external_id: str, *, as_of: dt.date, reveal: 
     if balances.height == 0:
         balances = pl.DataFrame({"account_id": [account.id], **{f"{c}_minor": [0] for c in COMPONENTS}})
     balances = balances.with_columns(pl.lit(account.charged_through_on).alias("charged_through_on"))
-    import json
-
-    accounts = pl.DataFrame({"account_id": [account.id], "schedule": [json.dumps(account.schedule)]})
+    accounts = pl.DataFrame(
+        {"account_id": [account.id], "schedule": [pack_one(account.schedule)]},
+        schema={"account_id": pl.Int64, "schedule": pl.Binary},
+    )
     items = explode_schedules(accounts)
     pos = positions(items, balances, as_of=as_of).row(0, named=True)
     bucket = pl.select(bucket_expr(pl.lit(pos["dpd"]), product.bucket_scheme)).item()
@@ -199,7 +202,7 @@ def portfolio_frame(engine: Engine, *, as_of: dt.date) -> pl.DataFrame:
     with engine.connect() as conn:
         a = tables.Account
         rows = conn.execute(
-            select(a.id, a.product_code, a.currency, a.charged_through_on, cast(a.schedule, Text)).where(
+            select(a.id, a.product_code, a.currency, a.charged_through_on, packed(a.schedule)).where(
                 a.status == "open"
             )
         ).all()
@@ -210,7 +213,7 @@ def portfolio_frame(engine: Engine, *, as_of: dt.date) -> pl.DataFrame:
                 "product_code": pl.String,
                 "currency": pl.String,
                 "charged_through_on": pl.Date,
-                "schedule": pl.String,
+                "schedule": pl.Binary,
             },
             orient="row",
         )

@@ -129,14 +129,7 @@ def insert_frame(conn: Connection, table: str, df: pl.DataFrame) -> int:
     raw: Any = conn.connection.driver_connection
     assert raw is not None
     if conn.dialect.name == "postgresql":
-        frame = df.select(
-            [
-                pl.col(n).dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S%.6f+00:00")
-                if isinstance(t, pl.Datetime) and t.time_zone is not None
-                else pl.col(n)
-                for n, t in df.schema.items()
-            ]
-        )
+        frame = df.select([_copy_text(n, t) for n, t in df.schema.items()])
         buffer = io.BytesIO()
         frame.write_csv(buffer, include_header=False, null_value="", quote_style="non_numeric")
         with (
@@ -147,6 +140,16 @@ def insert_frame(conn: Connection, table: str, df: pl.DataFrame) -> int:
         return df.height
     _insert_sqlite(raw, table, df)
     return df.height
+
+
+def _copy_text(name: str, dtype: Any) -> pl.Expr:
+    """A column as COPY's CSV reads it: aware times with their offset, bytes in bytea's hex form."""
+    column = pl.col(name)
+    if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
+        return column.dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S%.6f+00:00")
+    if dtype == pl.Binary:
+        return (pl.lit("\\x") + column.bin.encode("hex")).alias(name)
+    return column
 
 
 def _is_constant(column: pl.Series) -> bool:

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
-from sqlalchemy import ARRAY, BigInteger, String, any_, bindparam, func, select, type_coerce
+from sqlalchemy import ARRAY, BigInteger, LargeBinary, String, any_, bindparam, func, select, type_coerce
 
-__all__ = ["WHOLE", "IdBounds", "date_as_read", "dates_parsed", "in_ids", "within"]
+__all__ = ["WHOLE", "IdBounds", "date_as_read", "dates_parsed", "in_ids", "packed", "within"]
 
 IdBounds = tuple[int | None, int | None]
 """Ids ``low <= id < high``; ``None`` leaves that end open."""
@@ -32,6 +32,11 @@ def in_ids(conn: Any, column: Any, ids: Sequence[int]) -> Any:
     if conn.dialect.name == "postgresql":
         return column == any_(bindparam(None, values, type_=ARRAY(BigInteger)))
     return column.in_(values)
+
+
+def packed(column: Any) -> Any:
+    """A packed schedule column read as its stored bytes (for ``pl.Binary``), not decoded row by row."""
+    return type_coerce(column, LargeBinary)
 
 
 def date_as_read(conn: Any, column: Any) -> Any:

@@ -31,6 +31,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from arrears.domain.schedule_codec import pack_one, unpack_one
+
 __all__ = [
     "Account",
     "AuditEvent",
@@ -40,6 +42,7 @@ __all__ = [
     "DecimalText",
     "ImportRun",
     "LedgerEntry",
+    "PackedSchedule",
     "Payment",
     "Person",
     "Product",
@@ -94,6 +97,25 @@ class DecimalText(TypeDecorator[Decimal]):
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Decimal | None:
         return None if value is None else Decimal(value)
+
+
+class PackedSchedule(TypeDecorator[dict[str, list[Any]]]):
+    """A contractual schedule stored packed (:mod:`arrears.domain.schedule_codec`), read as a mapping.
+
+    Python sees ``{"due_on": [ISO text, ...], "principal": [...], "interest": [...]}``; bulk paths
+    write and read the packed bytes directly (a ``bytes`` value is stored as given).
+    """
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> bytes | None:
+        if value is None or isinstance(value, bytes | bytearray | memoryview):
+            return None if value is None else bytes(value)
+        return pack_one(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dict[str, list[Any]] | None:
+        return None if value is None else unpack_one(bytes(value))
 
 
 class Base(DeclarativeBase):
@@ -173,8 +195,8 @@ class Account(Base):
     opened_on: Mapped[dt.date] = mapped_column(Date)
     first_due_on: Mapped[dt.date] = mapped_column(Date)
     # The contractual due schedule, in due order: {"due_on": [...], "principal": [...], "interest": [...]}
-    # (ISO dates; amounts in minor units). A value of the account, read whole.
-    schedule: Mapped[dict[str, list[Any]]] = mapped_column(JSON)
+    # (ISO dates; amounts in minor units), stored packed (PackedSchedule). A value of the account.
+    schedule: Mapped[dict[str, list[Any]]] = mapped_column(PackedSchedule)
     # Balances in the ledger include scheduled interest falling due up to this date.
     charged_through_on: Mapped[dt.date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(16), default="open")

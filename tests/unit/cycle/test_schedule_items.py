@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import json
-
 import polars as pl
 import pytest
 
 from arrears.cycle import frames
+from arrears.domain.schedule_codec import pack_one
 
 
 def _accounts(principal: int) -> pl.DataFrame:
-    text = json.dumps(
-        {"due_on": ["2026-05-10", "2026-06-10"], "principal": [principal, 7], "interest": [3, 2]}
-    )
-    return pl.DataFrame({"account_id": [4, 9], "product_code": ["p", "p"], "schedule": [text, text]})
+    blob = pack_one({"due_on": ["2026-05-10", "2026-06-10"], "principal": [principal, 7], "interest": [3, 2]})
+    return pl.DataFrame({"account_id": [4, 9], "product_code": ["p", "p"], "schedule": [blob, blob]})
 
 
 @pytest.fixture(autouse=True)
