@@ -244,16 +244,25 @@ def test_file_that_cannot_be_used_writes_nothing(engine: Engine, tmp_path: Path)
     assert table_counts(engine) == before
 
 
+@pytest.mark.parametrize("first_load", [True, False], ids=["first-load", "into-a-book"])
 def test_a_failure_midway_leaves_nothing_behind(
-    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, first_load: bool
 ) -> None:
+    if not first_load:
+        import_accounts(
+            engine=engine, path=write_csv(tmp_path / "book.csv", [good_row("B1", "DB1")]), actor="t", now=NOW
+        )
     path = write_csv(tmp_path / "accounts.csv", [good_row("A1"), good_row("A2")])
     before = table_counts(engine)
+    real = accounts_import._with_ids
 
-    def broken(*args: object, **kwargs: object) -> pl.DataFrame:
-        raise RuntimeError("disk full")
+    def broken(conn: object, table: str, frame: pl.DataFrame) -> pl.DataFrame:
+        # debtors, contact points and accounts are written by now; the ledger entries fail
+        if table == "ledger_entries":
+            raise RuntimeError("disk full")
+        return real(conn, table, frame)
 
-    monkeypatch.setattr(accounts_import, "_opening_entries", broken)
+    monkeypatch.setattr(accounts_import, "_with_ids", broken)
     with pytest.raises(RuntimeError, match="disk full"):
         import_accounts(engine=engine, path=path, actor="tester", now=NOW)
     assert table_counts(engine) == before
@@ -395,16 +404,18 @@ def test_a_failure_in_a_later_batch_leaves_nothing_behind(
                     "SELECT name || ':' || coalesce(sql, '') FROM sqlite_master WHERE type = 'index'"
                 )
             )
-    real = accounts_import._opening_entries
+    real = accounts_import._with_ids
     calls: list[int] = []
 
-    def fails_second_time(*args: object, **kwargs: object) -> pl.DataFrame:
-        calls.append(1)
-        if len(calls) == 2:
-            raise RuntimeError("disk full")
-        return real(*args, **kwargs)  # type: ignore[arg-type]
+    def fails_second_time(conn: object, table: str, frame: pl.DataFrame) -> pl.DataFrame:
+        # the second batch's ledger entries, after its debtors and accounts were written
+        if table == "ledger_entries":
+            calls.append(1)
+            if len(calls) == 2:
+                raise RuntimeError("disk full")
+        return real(conn, table, frame)
 
-    monkeypatch.setattr(accounts_import, "_opening_entries", fails_second_time)
+    monkeypatch.setattr(accounts_import, "_with_ids", fails_second_time)
     with pytest.raises(RuntimeError, match="disk full"):
         import_accounts(engine=engine, path=path, actor="tester", now=NOW, batch_rows=2)
     assert len(calls) == 2

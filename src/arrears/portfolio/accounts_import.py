@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import phonenumbers
 import polars as pl
@@ -309,20 +310,48 @@ def _reconcile(frame: pl.DataFrame, explicit: pl.DataFrame) -> tuple[pl.DataFram
 
 
 @dataclass(frozen=True)
+class _Rows:
+    """The rows a batch adds, as the tables take them, but for the ids (which the writer reserves).
+
+    ``debtors`` and ``accounts`` carry ``external_id``; persons and contact points name their debtor by
+    external id (``_debtor``), accounts theirs by ``_debtor``, opening entries their account by ``_account``.
+    """
+
+    debtors: pl.DataFrame
+    persons: pl.DataFrame
+    contacts: pl.DataFrame
+    accounts: pl.DataFrame
+    openings: pl.DataFrame
+
+
+@dataclass(frozen=True)
 class _Prepared:
-    """One batch made ready for writing: its valid rows (typed, with schedule and row hashes)."""
+    """One batch made ready for writing: its valid rows (typed, with schedule and row hashes) and,
+    on a first load, the rows it adds already built (see :func:`_prepare`)."""
 
     good: pl.DataFrame
     rows_read: int
     rows_rejected: int
+    built: _Rows | None = None
 
 
-def _prepare(batches: Iterator[Batch], products: dict[str, Product], sink: RejectSink) -> Iterator[_Prepared]:
+def _prepare(
+    batches: Iterator[Batch],
+    products: dict[str, Product],
+    sink: RejectSink,
+    *,
+    first_load: bool = False,
+    now: dt.datetime | None = None,
+) -> Iterator[_Prepared]:
     """Validation, schedules and reconciliation of each batch; rejects go to ``sink``.
 
     Pure work on the batch (no database): it runs one batch ahead of the writes, on another thread.
+    On a ``first_load`` (no debtors and no accounts stored yet) every valid row is new but for debtors
+    met earlier in the file, so the rows to insert — personal data sealed — are built here too, and
+    the writer only reserves ids and writes.
     """
     seen_accounts: dict[str, int] = {}
+    seen_debtors: set[str] = set()
     for batch in batches:
         sink.add_many(batch.problems)
         frame = _validate(batch.frame, products, seen_accounts)
@@ -345,11 +374,32 @@ def _prepare(batches: Iterator[Batch], products: dict[str, Product], sink: Rejec
             pl.col("account_id").str.strip_chars(), pl.col("debtor_id").str.strip_chars()
         )
         good = good.join(pack_schedules(items, key=ROW, column="_schedule"), on=ROW, how="left")
+        built = None
+        if first_load:
+            assert now is not None
+            built = _first_load_rows(good, seen_debtors, now=now)
+            seen_debtors.update(built.debtors.get_column("external_id").to_list())
         yield _Prepared(
             good=good,
             rows_read=batch.frame.height + len(batch.problems),
             rows_rejected=rejected.height + len(batch.problems),
+            built=built,
         )
+
+
+def _first_load_rows(good: pl.DataFrame, seen: set[str], *, now: dt.datetime) -> _Rows:
+    """The rows a batch of a first load adds: debtors not met before in the file, all its accounts."""
+    firsts = good.filter(pl.col("debtor_id").is_first_distinct() & ~pl.col("debtor_id").is_in(list(seen)))
+    persons, contacts = _contact_rows(firsts, now=now)
+    return _Rows(
+        debtors=_debtor_columns(firsts, now=now),
+        persons=persons,
+        contacts=contacts,
+        accounts=_account_columns(good, now=now).with_columns(good.get_column("debtor_id").alias("_debtor")),
+        openings=_entry_rows(
+            good, _OPENING, account=pl.col("account_id").alias("_account"), now=now, **_OPENED
+        ),
+    )
 
 
 def import_accounts(
@@ -371,20 +421,25 @@ def import_accounts(
     report = ImportReport(kind="accounts", source=str(path))
     sink = RejectSink(path)
     seen_debtors: dict[str, int] = {}
+    debtor_keys: list[pl.DataFrame] = []  # a first load's debtors written so far
     with UnitOfWork(engine) as uow:
         bulk.tune_for_bulk(uow.connection)
         ensure_builtin_products(uow.session, now=now)
         products = product_catalogue(uow.session)
         # Tables empty before this import hold only rows it wrote, all known to it: no lookups there.
         started_empty = {t for t in ("debtors", "accounts") if bulk.is_empty(uow.connection, t)}
+        first_load = started_empty == {"debtors", "accounts"}
         with (
             bulk.deferred_indexes(uow.connection, _LOADED_TABLES),
-            read_ahead(_prepare(batches, products, sink)) as prepared,
+            read_ahead(_prepare(batches, products, sink, first_load=first_load, now=now)) as prepared,
         ):
             for item in prepared:
                 report.rows_read += item.rows_read
                 report.rows_rejected += item.rows_rejected
-                _write(uow, item.good, report, seen_debtors, now=now, started_empty=started_empty)
+                if item.built is not None:
+                    _write_built(uow.connection, item.built, report, debtor_keys)
+                else:
+                    _write(uow, item.good, report, seen_debtors, now=now, started_empty=started_empty)
                 if progress is not None:
                     progress(item.rows_read)
         report.rejects_path = sink.finish()
@@ -452,9 +507,13 @@ def _write(
         return
     conn = uow.connection
     debtor_ids = _write_debtors(conn, good, seen_debtors, now=now, started_empty=started_empty)
-    good = good.join(debtor_ids, left_on="debtor_id", right_on="external_id", how="left")
+    good = good.join(
+        debtor_ids, left_on="debtor_id", right_on="external_id", how="left", maintain_order="left"
+    )
     existing = _existing(conn, tables.Account, good["account_id"].to_list(), started_empty)
-    good = good.join(existing, left_on="account_id", right_on="external_id", how="left")
+    good = good.join(
+        existing, left_on="account_id", right_on="external_id", how="left", maintain_order="left"
+    )
     new = good.filter(pl.col("id").is_null())
     changed = good.filter(pl.col("id").is_not_null() & (pl.col("stored_hash") != pl.col("_account_hash")))
     report.rows_unchanged += good.height - new.height - changed.height
@@ -463,23 +522,60 @@ def _write(
 
     if new.height:
         new = new.with_columns(bulk.allocate_ids(conn, "accounts", new.height).alias("id"))
-        bulk.insert_frame(conn, "accounts", _account_columns(new, now=now))
-        bulk.insert_frame(conn, "ledger_entries", _opening_entries(new, conn, now=now))
+        bulk.insert_frame(
+            conn, "accounts", _with_keys(new, _account_columns(new, now=now), debtor="debtor_pk")
+        )
+        openings = _entry_rows(new, _OPENING, account=pl.col("id").alias("account_id"), now=now, **_OPENED)
+        bulk.insert_frame(conn, "ledger_entries", _with_ids(conn, "ledger_entries", openings))
     if changed.height:
         bulk.update_rows(
             conn,
             tables.Account.__table__,  # type: ignore[arg-type]
             "id",
-            _account_columns(changed, now=now).drop("external_id", "created_at", "version"),
+            _with_keys(changed, _account_columns(changed, now=now), debtor="debtor_pk").drop(
+                "external_id", "created_at", "version"
+            ),
         )
         bulk.insert_frame(conn, "ledger_entries", _sync_entries(changed, conn, now=now))
 
 
+def _write_built(conn: Any, rows: _Rows, report: ImportReport, debtor_keys: list[pl.DataFrame]) -> None:
+    """Write a batch of a first load, built ahead by :func:`_prepare`: reserve ids, join them in, insert.
+
+    ``debtor_keys`` collects ``_debtor`` (external id) → ``debtor_id`` of the debtors written so far.
+    """
+    debtors = rows.debtors.with_columns(bulk.allocate_ids(conn, "debtors", rows.debtors.height).alias("id"))
+    bulk.insert_frame(conn, "debtors", debtors)
+    new_keys = debtors.select(pl.col("external_id").alias("_debtor"), pl.col("id").alias("debtor_id"))
+    _insert_contacts(conn, rows.persons, rows.contacts, new_keys)
+    debtor_keys.append(new_keys)
+    accounts = rows.accounts.with_columns(
+        bulk.allocate_ids(conn, "accounts", rows.accounts.height).alias("id")
+    )
+    accounts = accounts.join(pl.concat(debtor_keys), on="_debtor", how="left", maintain_order="left")
+    bulk.insert_frame(conn, "accounts", accounts.drop("_debtor"))
+    report.rows_inserted += accounts.height
+    openings = rows.openings.join(
+        accounts.select(pl.col("external_id").alias("_account"), pl.col("id").alias("account_id")),
+        on="_account",
+        maintain_order="left",
+    )
+    bulk.insert_frame(conn, "ledger_entries", _with_ids(conn, "ledger_entries", openings.drop("_account")))
+
+
+def _with_ids(conn: Any, table: str, frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(bulk.allocate_ids(conn, table, frame.height).alias("id"))
+
+
+def _with_keys(frame: pl.DataFrame, columns: pl.DataFrame, *, debtor: str) -> pl.DataFrame:
+    """``columns`` (the table's other columns) with the row's ``id`` and its debtor's id put first."""
+    return frame.select("id", pl.col(debtor).alias("debtor_id")).hstack(columns)
+
+
 def _account_columns(frame: pl.DataFrame, *, now: dt.datetime) -> pl.DataFrame:
+    """The accounts columns of import rows, but for ``id`` and ``debtor_id``."""
     return frame.select(
-        pl.col("id"),
         pl.col("account_id").alias("external_id"),
-        pl.col("debtor_pk").alias("debtor_id"),
         pl.col("product").str.strip_chars().alias("product_code"),
         pl.col("currency"),
         pl.col("_principal").alias("principal_minor"),
@@ -499,13 +595,11 @@ def _account_columns(frame: pl.DataFrame, *, now: dt.datetime) -> pl.DataFrame:
     )  # fmt: skip
 
 
-def _entry_frame(frame: pl.DataFrame, amounts: dict[str, pl.Expr], *, kind: str, key: pl.Expr,
-                 conn: object, now: dt.datetime, memo: str) -> pl.DataFrame:  # fmt: skip
-    from sqlalchemy import Connection
-
-    assert isinstance(conn, Connection)
+def _entry_rows(frame: pl.DataFrame, amounts: dict[str, pl.Expr], *, account: pl.Expr, kind: str, key: pl.Expr,
+                now: dt.datetime, memo: str) -> pl.DataFrame:  # fmt: skip
+    """Ledger entries (all but ``id``) with a non-zero amount; ``account`` names each entry's account."""
     out = frame.select(
-        pl.col("id").alias("account_id"),
+        account,
         key.alias("key"),
         pl.lit(kind).alias("kind"),
         pl.col("_as_of").alias("effective_on"),
@@ -514,14 +608,16 @@ def _entry_frame(frame: pl.DataFrame, amounts: dict[str, pl.Expr], *, kind: str,
         pl.lit(None, dtype=pl.String).alias("reverses_key"),
         pl.lit(memo).alias("memo"),
     )
-    out = out.filter(pl.any_horizontal([pl.col(f"{b}_minor") != 0 for b in BALANCES]))
-    return out.with_columns(bulk.allocate_ids(conn, "ledger_entries", out.height).alias("id"))
+    return out.filter(pl.any_horizontal([pl.col(f"{b}_minor") != 0 for b in BALANCES]))
 
 
-def _opening_entries(frame: pl.DataFrame, conn: object, *, now: dt.datetime) -> pl.DataFrame:
-    amounts = {b: pl.col(f"_{b}_balance") for b in BALANCES}
-    return _entry_frame(frame, amounts, kind="opening", key=pl.lit("opening"), conn=conn, now=now,
-                        memo="balances taken over at import")  # fmt: skip
+# Opening entries of new accounts: the balances of the row as they stand on balances_as_of.
+_OPENING = {b: pl.col(f"_{b}_balance") for b in BALANCES}
+_OPENED: dict[str, Any] = {
+    "kind": "opening",
+    "key": pl.lit("opening"),
+    "memo": "balances taken over at import",
+}
 
 
 def _sync_entries(frame: pl.DataFrame, conn: object, *, now: dt.datetime) -> pl.DataFrame:
@@ -541,10 +637,18 @@ def _sync_entries(frame: pl.DataFrame, conn: object, *, now: dt.datetime) -> pl.
     current = pl.DataFrame(
         rows, schema={"id": pl.Int64, **{f"_cur_{b}": pl.Int64 for b in BALANCES}}, orient="row"
     )
-    frame = frame.join(current, on="id", how="left")
+    frame = frame.join(current, on="id", how="left", maintain_order="left")
     amounts = {b: pl.col(f"_{b}_balance") - pl.col(f"_cur_{b}").fill_null(0) for b in BALANCES}
-    return _entry_frame(frame, amounts, kind="adjustment", key=pl.lit("sync:") + pl.col("_account_hash"),
-                        conn=conn, now=now, memo="balances restated by the loan system")  # fmt: skip
+    entries = _entry_rows(
+        frame,
+        amounts,
+        account=pl.col("id").alias("account_id"),
+        kind="adjustment",
+        key=pl.lit("sync:") + pl.col("_account_hash"),
+        now=now,
+        memo="balances restated by the loan system",
+    )
+    return _with_ids(conn, "ledger_entries", entries)
 
 
 def _write_debtors(
@@ -563,21 +667,27 @@ def _write_debtors(
     known = firsts.filter(pl.col("debtor_id").is_in(list(seen)))
     fresh = firsts.filter(~pl.col("debtor_id").is_in(list(seen)))
     existing = _existing(conn, tables.Debtor, fresh["debtor_id"].to_list(), started_empty)
-    fresh = fresh.join(existing, left_on="debtor_id", right_on="external_id", how="left")
+    fresh = fresh.join(
+        existing, left_on="debtor_id", right_on="external_id", how="left", maintain_order="left"
+    )
     new = fresh.filter(pl.col("id").is_null())
     changed = fresh.filter(pl.col("id").is_not_null() & (pl.col("stored_hash") != pl.col("_debtor_hash")))
     if new.height:
         new = new.with_columns(bulk.allocate_ids(conn, "debtors", new.height).alias("id"))
-        bulk.insert_frame(conn, "debtors", _debtor_columns(new, now=now))
-        _write_contacts(conn, new, now=now)
+        bulk.insert_frame(conn, "debtors", new.select("id").hstack(_debtor_columns(new, now=now)))
+        persons, contacts = _contact_rows(new, now=now)
+        _insert_contacts(conn, persons, contacts, _debtor_keys(new))
     if changed.height:
         bulk.update_rows(
             conn,
             tables.Debtor.__table__,  # type: ignore[arg-type]
             "id",
-            _debtor_columns(changed, now=now).drop("external_id", "created_at", "version"),
+            changed.select("id")
+            .hstack(_debtor_columns(changed, now=now))
+            .drop("external_id", "created_at", "version"),
         )
-        _write_contacts(conn, changed, now=now, only_new=True)
+        persons, contacts = _contact_rows(changed, now=now)
+        _insert_contacts(conn, persons, contacts, _debtor_keys(changed), only_new=True)
     ids = pl.concat(
         [
             fresh.select(pl.col("debtor_id").alias("external_id"), pl.col("id").alias("debtor_pk")).filter(
@@ -590,11 +700,17 @@ def _write_debtors(
                     schema={"external_id": pl.String, "debtor_pk": pl.Int64},
                 ),
                 on="external_id",
+                maintain_order="left",
             ),
         ]
-    ).unique(subset="external_id", keep="first")
+    ).unique(subset="external_id", keep="first", maintain_order=True)
     seen.update(dict(ids.iter_rows()))
     return ids
+
+
+def _debtor_keys(debtors: pl.DataFrame) -> pl.DataFrame:
+    """``_debtor`` (external id) → ``debtor_id`` (stored id) of import rows that have their ``id``."""
+    return debtors.select(pl.col("debtor_id").alias("_debtor"), pl.col("id").alias("debtor_id"))
 
 
 def _sealed(kind: PersonalKind, column: str) -> pl.Expr:
@@ -602,13 +718,13 @@ def _sealed(kind: PersonalKind, column: str) -> pl.Expr:
 
 
 def _debtor_columns(frame: pl.DataFrame, *, now: dt.datetime) -> pl.DataFrame:
+    """The debtors columns of import rows (personal fields sealed), but for ``id``."""
     country = pl.col("country").str.strip_chars().str.to_uppercase()
     jurisdiction = pl.coalesce(
         pl.col("jurisdiction").str.strip_chars().str.to_uppercase(), country, pl.lit("CN")
     )
     national_id = pl.col("national_id").str.strip_chars().str.to_uppercase()
     return frame.with_columns(national_id.alias("national_id")).select(
-        pl.col("id"),
         pl.col("debtor_id").alias("external_id"),
         jurisdiction.alias("jurisdiction"),
         pl.col("timezone").str.strip_chars().alias("timezone"),
@@ -639,14 +755,16 @@ _CONTACTS = (
 )
 
 
-def _write_contacts(conn: object, debtors: pl.DataFrame, *, now: dt.datetime, only_new: bool = False) -> None:
-    from sqlalchemy import Connection
+def _contact_rows(debtors: pl.DataFrame, *, now: dt.datetime) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Emergency contacts (persons) and contact points of import rows, sealed, but for ids.
 
-    assert isinstance(conn, Connection)
+    Both name their debtor by external id (``_debtor``); a contact point of the emergency contact has
+    ``_of_person`` set. Contact points keep the order of ``_CONTACTS`` within each source.
+    """
     parts = [
         debtors.filter(pl.col(source).is_not_null()).select(
-            pl.col("id").alias("debtor_id"),
-            pl.lit(None, dtype=pl.Int64).alias("person_id"),
+            pl.col("debtor_id").alias("_debtor"),
+            pl.lit(False).alias("_of_person"),
             pl.lit(kind).alias("kind"),
             pl.lit(place).alias("place"),
             pl.col(source).str.strip_chars().alias("_value"),
@@ -654,79 +772,92 @@ def _write_contacts(conn: object, debtors: pl.DataFrame, *, now: dt.datetime, on
         )
         for source, kind, place, pk in _CONTACTS
     ]
-    persons = debtors.filter(pl.col("emergency_contact_name").is_not_null())
+    with_person = debtors.filter(pl.col("emergency_contact_name").is_not_null())
+    persons = with_person.select(
+        pl.col("debtor_id").alias("_debtor"),
+        pl.lit("emergency_contact").alias("role"),
+        pl.col("emergency_contact_relation").alias("relation"),
+        _sealed(PersonalKind.NAME, "emergency_contact_name").alias("name"),
+        pl.lit(now).alias("created_at"),
+    )
+    parts.append(
+        with_person.filter(pl.col("_emergency_contact_phone").is_not_null()).select(
+            pl.col("debtor_id").alias("_debtor"),
+            pl.lit(True).alias("_of_person"),
+            pl.lit("phone").alias("kind"),
+            pl.lit("mobile").alias("place"),
+            pl.col("_emergency_contact_phone").alias("_value"),
+            pl.lit(str(PersonalKind.PHONE)).alias("_pkind"),
+        )
+    )
+    points = pl.concat(parts).with_row_index("_order")
+    sealed = [
+        group.with_columns(
+            personal.seal_column(PersonalKind(str(pk)), group["_value"]).alias("value"),
+            personal.lookup_key_column(PersonalKind(str(pk)), group["_value"]).alias("lookup"),
+        )
+        for (pk,), group in points.group_by("_pkind")
+    ]
+    if sealed:
+        points = pl.concat(sealed).sort("_order")
+    else:
+        points = points.with_columns(
+            pl.lit(None, dtype=pl.String).alias("value"), pl.lit(None, dtype=pl.String).alias("lookup")
+        )
+    columns = ["_debtor", "_of_person", "kind", "place", "value", "lookup"]
+    return persons, points.select(*columns, pl.lit(now).alias("created_at"))
+
+
+def _insert_contacts(
+    conn: Any,
+    persons: pl.DataFrame,
+    points: pl.DataFrame,
+    debtor_keys: pl.DataFrame,
+    *,
+    only_new: bool = False,
+) -> None:
+    """Insert persons and contact points (from :func:`_contact_rows`) of debtors with stored ids.
+
+    ``debtor_keys`` maps ``_debtor`` to ``debtor_id``. With ``only_new``, an emergency contact is added
+    only to a debtor who has none yet, and a contact point only where the debtor has no point with the
+    same lookup key.
+    """
+    persons = persons.join(debtor_keys, on="_debtor", maintain_order="left")
     if only_new and persons.height:
-        # Emergency contacts already on file for these debtors are kept as they are.
         on_file = {
             r[0]
             for r in conn.execute(
-                select(tables.Person.debtor_id).where(tables.Person.debtor_id.in_(persons["id"].to_list()))
-            )
-        }
-        persons = persons.filter(~pl.col("id").is_in(list(on_file)))
-    if persons.height:
-        persons = persons.with_columns(bulk.allocate_ids(conn, "persons", persons.height).alias("_person_id"))
-        bulk.insert_frame(
-            conn,
-            "persons",
-            persons.select(
-                pl.col("_person_id").alias("id"),
-                pl.col("id").alias("debtor_id"),
-                pl.lit("emergency_contact").alias("role"),
-                pl.col("emergency_contact_relation").alias("relation"),
-                _sealed(PersonalKind.NAME, "emergency_contact_name").alias("name"),
-                pl.lit(now).alias("created_at"),
-            ),
-        )
-        parts.append(
-            persons.filter(pl.col("_emergency_contact_phone").is_not_null()).select(
-                pl.col("id").alias("debtor_id"),
-                pl.col("_person_id").alias("person_id"),
-                pl.lit("phone").alias("kind"),
-                pl.lit("mobile").alias("place"),
-                pl.col("_emergency_contact_phone").alias("_value"),
-                pl.lit(str(PersonalKind.PHONE)).alias("_pkind"),
-            )
-        )
-    points = pl.concat(parts)
-    if points.height == 0:
-        return
-    sealed = []
-    for pk, group in points.group_by("_pkind"):
-        kind = PersonalKind(str(pk[0]))
-        sealed.append(
-            group.with_columns(
-                personal.seal_column(kind, group["_value"]).alias("value"),
-                personal.lookup_key_column(kind, group["_value"]).alias("lookup"),
-            )
-        )
-    points = pl.concat(sealed)
-    if only_new:
-        have = {
-            (r[0], r[1])
-            for r in conn.execute(
-                select(tables.ContactPoint.debtor_id, tables.ContactPoint.lookup).where(
-                    tables.ContactPoint.debtor_id.in_(debtors["id"].to_list())
+                select(tables.Person.debtor_id).where(
+                    tables.Person.debtor_id.in_(persons["debtor_id"].to_list())
                 )
             )
         }
-        points = points.filter(
-            ~pl.struct("debtor_id", "lookup").map_elements(
-                lambda s: (s["debtor_id"], s["lookup"]) in have, return_dtype=pl.Boolean
-            )
+        persons = persons.filter(~pl.col("debtor_id").is_in(list(on_file)))
+    persons = _with_ids(conn, "persons", persons)
+    bulk.insert_frame(
+        conn, "persons", persons.select("id", "debtor_id", "role", "relation", "name", "created_at")
+    )
+    person_of = persons.select("_debtor", pl.col("id").alias("person_id"))
+    points = (
+        points.join(debtor_keys, on="_debtor", maintain_order="left")
+        .join(person_of, on="_debtor", how="left", maintain_order="left")
+        .filter(~pl.col("_of_person") | pl.col("person_id").is_not_null())
+        .with_columns(pl.when(pl.col("_of_person")).then(pl.col("person_id")).alias("person_id"))
+    )
+    if only_new and points.height:
+        have = pl.DataFrame(
+            conn.execute(
+                select(tables.ContactPoint.debtor_id, tables.ContactPoint.lookup).where(
+                    tables.ContactPoint.debtor_id.in_(debtor_keys["debtor_id"].to_list())
+                )
+            ).all(),
+            schema={"debtor_id": pl.Int64, "lookup": pl.String},
+            orient="row",
         )
-    points = points.with_columns(bulk.allocate_ids(conn, "contact_points", points.height).alias("id"))
+        points = points.join(have, on=["debtor_id", "lookup"], how="anti", maintain_order="left")
+    points = _with_ids(conn, "contact_points", points)
     bulk.insert_frame(
         conn,
         "contact_points",
-        points.select(
-            "id",
-            "debtor_id",
-            "person_id",
-            "kind",
-            "place",
-            "value",
-            "lookup",
-            pl.lit(now).alias("created_at"),
-        ),
+        points.select("id", "debtor_id", "person_id", "kind", "place", "value", "lookup", "created_at"),
     )
