@@ -45,7 +45,8 @@ def pack_schedules(items: pl.DataFrame, *, key: str, column: str = "schedule") -
     ``items`` has one row per instalment: ``key, number, due_on, principal_minor, interest_minor``;
     records are written in ``number`` order.
     """
-    items = items.sort(key, "number")
+    if not _in_order(items, key):
+        items = items.sort(key, "number")
     counts = items.group_by(key, maintain_order=True).len(name="_count")
     records = np.empty(items.height, dtype=ITEM)
     records["due_on"] = items.get_column("due_on").cast(pl.Int32).to_numpy()
@@ -57,6 +58,16 @@ def pack_schedules(items: pl.DataFrame, *, key: str, column: str = "schedule") -
         pa.large_binary(), counts.height, [None, pa.py_buffer(offsets), pa.py_buffer(records.tobytes())]
     )
     return counts.select(key).with_columns(pl.Series(column, packed, dtype=pl.Binary))
+
+
+def _in_order(items: pl.DataFrame, key: str) -> bool:
+    """Whether rows are already ordered by ``key`` then ``number`` (one pass, cheaper than a sort)."""
+    if items.height < 2:
+        return True
+    step = items.select(
+        pl.col(key).diff().slice(1).alias("k"), pl.col("number").diff().slice(1).alias("n")
+    ).select(((pl.col("k") > 0) | ((pl.col("k") == 0) & (pl.col("n") > 0))).all())
+    return bool(step.item())
 
 
 def unpack_schedules(

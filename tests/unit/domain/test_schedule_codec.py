@@ -89,3 +89,21 @@ def test_a_torn_value_is_refused_with_its_account() -> None:
         unpack_one(b"\x00" * 21)
     with pytest.raises(ValueError, match="one value per instalment"):
         pack_one({"due_on": ["2026-01-01"], "principal": [], "interest": [1]})
+
+
+def test_rows_in_any_order_pack_the_same() -> None:
+    items = pl.DataFrame(
+        {
+            "k": [2, 1, 2, 1, 3],
+            "number": [2, 1, 1, 2, 1],
+            "due_on": [dt.date(2026, 2, 1), dt.date(2026, 1, 5), dt.date(2026, 1, 1), dt.date(2026, 2, 5),
+                       dt.date(2026, 3, 3)],
+            "principal_minor": [20, 10, 21, 11, 30],
+            "interest_minor": [2, 1, 3, 4, 5],
+        }
+    )  # fmt: skip
+    ordered = items.sort("k", "number")
+    assert pack_schedules(items, key="k").equals(pack_schedules(ordered, key="k"))
+    assert unpack_one(pack_schedules(items, key="k")["schedule"][0]) == {
+        "due_on": ["2026-01-05", "2026-02-05"], "principal": [10, 11], "interest": [1, 4],
+    }  # fmt: skip
