@@ -1,7 +1,8 @@
 """The case book's daily rules, set-based: payoffs, follow-ups, promises, plans and escalations.
 
 Each function reads the cases it concerns, their accounts, positions, promises or plans as Polars
-frames through joins (never long id lists), decides on whole columns with the pure rules of
+frames through joins (the cases a first read picked out by one bound id list, never by chunks of
+literal ids: :func:`arrears.store.sql.in_ids`), decides on whole columns with the pure rules of
 :mod:`arrears.domain.cases` — every move goes through the transition table in bulk
 (:func:`~arrears.domain.cases.machine.fire_frame`, holds and guards included) — and writes only the
 rows that change: one ``UPDATE ... FROM`` a staged temporary table per table, checked against the
@@ -12,6 +13,9 @@ per change with the same actions and payloads as the one-case-at-a-time services
 They work on a :class:`~sqlalchemy.Connection` in the caller's transaction and never commit.
 ``positions`` (account_id, total_minor, dpd), when given, is the day's snapshot (the cycle's
 ``daily_positions``); without it positions are computed from the ledger for every open account.
+``snapshot=True`` (the cycle's choice) instead joins the day's ``daily_positions`` rows in the database
+and aggregates them per case there, so that only what the rule needs comes back (the paid-off cases,
+one highest DPD per case); without rows for the day it falls back to the ledger as well.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from arrears.audit.log import record_events
 from arrears.cases.policy import default_policy
-from arrears.cases.service import COMPONENTS, insert_new_cases, open_cases_for_overdue, positions_frame
+from arrears.cases.service import COMPONENTS, insert_new_case_links, open_cases_for_overdue, positions_frame
 from arrears.cases.tables import Case, CaseAccount, CaseHold, Plan, Promise
 from arrears.cycle.frames import read_frame
 from arrears.cycle.tables import DailyPosition
@@ -40,6 +44,7 @@ from arrears.domain.cases.policy import CasePolicy
 from arrears.errors import ConflictError
 from arrears.store import tables
 from arrears.store.bulk import allocate_ids, insert_frame
+from arrears.store.sql import in_ids
 from arrears.store.tables import UtcDateTime
 
 __all__ = [
@@ -50,6 +55,7 @@ __all__ = [
     "evaluate_escalations",
     "judge_promises_due",
     "monitor_plans_due",
+    "open_cases_and_detect_payoffs",
     "open_overdue_cases",
 ]
 
@@ -74,46 +80,59 @@ _CASE_SCHEMA: Final[dict[str, Any]] = {
 # -- reading ----------------------------------------------------------------------------------------
 
 
-def book_positions(conn: Connection, as_of: dt.date, *, snapshot: bool = True) -> pl.DataFrame:
+def book_positions(
+    conn: Connection, as_of: dt.date, *, snapshot: bool = True, stages: Sequence[str] | None = None
+) -> pl.DataFrame:
     """account_id, total_minor, dpd of every open account on ``as_of``.
 
     With ``snapshot``, the day's ``daily_positions`` rows when the cycle has written them (one read);
-    otherwise (or without them) computed from the ledger.
+    otherwise (or without them) computed from the ledger. ``stages`` keeps the snapshot read to the
+    accounts included in cases in those stages (the ledger path computes every open account).
     """
-    if snapshot:
+    if snapshot and _has_snapshot(conn, as_of):
         p = DailyPosition
-        total = sum((getattr(p, f"{c}_minor") for c in COMPONENTS), start=0)
-        frame = read_frame(
-            conn,
-            select(p.account_id, total, p.dpd).where(p.as_of == as_of),
-            {"account_id": pl.Int64, "total_minor": pl.Int64, "dpd": pl.Int64},
-        )
-        if frame.height:
-            return frame
+        query = select(p.account_id, _snapshot_total(), p.dpd).where(p.as_of == as_of)
+        if stages is not None:
+            linked = (
+                select(CaseAccount.account_id)
+                .join(Case, Case.id == CaseAccount.case_id)
+                .where(Case.stage.in_(list(stages)), CaseAccount.is_excluded.is_(False))
+            )
+            query = query.where(p.account_id.in_(linked))  # each account once, however many links
+        return read_frame(conn, query, {"account_id": pl.Int64, "total_minor": pl.Int64, "dpd": pl.Int64})
     return positions_frame(conn, None, as_of).select(
         "account_id", pl.col("total_minor").cast(pl.Int64), pl.col("dpd").cast(pl.Int64)
     )
 
 
-def _cases(conn: Connection, stages: Sequence[str]) -> pl.DataFrame:
+def _has_snapshot(conn: Connection, as_of: dt.date) -> bool:
+    """Whether the cycle has written the day's ``daily_positions`` (one index probe)."""
+    p = DailyPosition
+    return conn.execute(select(p.account_id).where(p.as_of == as_of).limit(1)).first() is not None
+
+
+def _snapshot_total() -> Any:
+    """A snapshot row's balance: the sum of its components."""
+    return sum((getattr(DailyPosition, f"{c}_minor") for c in COMPONENTS), start=0)
+
+
+def _cases(conn: Connection, stages: Sequence[str], ids: pl.Series | None = None) -> pl.DataFrame:
+    """The cases in ``stages`` (only those of ``ids`` when given), in id order."""
     c = Case
-    return read_frame(
-        conn,
-        select(
-            c.id,
-            c.stage,
-            c.version,
-            c.broken_promises,
-            c.refusals,
-            c.opened_at,
-            c.last_right_party_at,
-            c.follow_up_until_on,
-            c.currency,
-        )
-        .where(c.stage.in_(list(stages)))
-        .order_by(c.id),
-        _CASE_SCHEMA,
-    )
+    query = select(
+        c.id,
+        c.stage,
+        c.version,
+        c.broken_promises,
+        c.refusals,
+        c.opened_at,
+        c.last_right_party_at,
+        c.follow_up_until_on,
+        c.currency,
+    ).where(c.stage.in_(list(stages)))
+    if ids is not None:
+        query = query.where(in_ids(conn, c.id, ids.to_list()))
+    return read_frame(conn, query.order_by(c.id), _CASE_SCHEMA)
 
 
 def _links(conn: Connection, stages: Sequence[str]) -> pl.DataFrame:
@@ -127,15 +146,17 @@ def _links(conn: Connection, stages: Sequence[str]) -> pl.DataFrame:
     )
 
 
-def _holds(conn: Connection, stages: Sequence[str]) -> pl.DataFrame:
-    """case_id, holds (active hold kinds, sorted) of the cases in ``stages`` that have any."""
-    frame = read_frame(
-        conn,
+def _holds(conn: Connection, stages: Sequence[str], ids: pl.Series | None = None) -> pl.DataFrame:
+    """case_id, holds (active hold kinds, sorted) of the cases in ``stages`` (of ``ids`` when given)
+    that have any."""
+    query = (
         select(CaseHold.case_id, CaseHold.kind)
         .join(Case, Case.id == CaseHold.case_id)
-        .where(Case.stage.in_(list(stages)), CaseHold.released_at.is_(None)),
-        {"case_id": pl.Int64, "kind": pl.String},
+        .where(Case.stage.in_(list(stages)), CaseHold.released_at.is_(None))
     )
+    if ids is not None:
+        query = query.where(in_ids(conn, CaseHold.case_id, ids.to_list()))
+    frame = read_frame(conn, query, {"case_id": pl.Int64, "kind": pl.String})
     return frame.group_by("case_id").agg(pl.col("kind").unique().sort().alias("holds"))
 
 
@@ -282,29 +303,87 @@ def open_overdue_cases(
     """Open one case per debtor and currency for every overdue account not already in an open case.
 
     The same cases, links and audit events as :func:`arrears.cases.service.open_cases_for_overdue`,
-    with days past due taken from the day's ``daily_positions`` snapshot (one indexed read joined to
-    the accounts) instead of folding the whole ledger again; without a snapshot for ``as_of`` it is
-    that function. Returns the cases opened.
+    with days past due taken from the day's ``daily_positions`` snapshot instead of folding the whole
+    ledger again; without a snapshot for ``as_of`` it is that function. Two whole-column reads (the
+    overdue accounts, the accounts in open cases) are joined in Polars, then only the accounts left
+    (every overdue one on the first day, a few on the next) are read with their debtor and external
+    id. Returns the cases opened.
     """
-    p, a, ca, c = DailyPosition, tables.Account, CaseAccount, Case
-    if conn.execute(select(p.account_id).where(p.as_of == as_of).limit(1)).first() is None:
+    if not _has_snapshot(conn, as_of):
         return open_cases_for_overdue(conn, as_of=as_of, actor=actor, at=at, creditor=creditor)
-    in_open_case = (
-        select(ca.account_id)
-        .join(c, c.id == ca.case_id)
-        .where(c.stage.not_in([Stage.RESOLVED.value, Stage.CLOSED.value]), ca.account_id == p.account_id)
-        .exists()
-    )
+    return _open_from_snapshot(conn, as_of=as_of, actor=actor, at=at, creditor=creditor)["case_id"].n_unique()
+
+
+def _open_from_snapshot(
+    conn: Connection, *, as_of: dt.date, actor: str, at: dt.datetime, creditor: str
+) -> pl.DataFrame:
+    """:func:`open_overdue_cases` on the day's snapshot; returns the links written with each account's
+    balance in the snapshot: case_id, account_id, total_minor."""
+    p, a, ca, c = DailyPosition, tables.Account, CaseAccount, Case
+    empty = pl.DataFrame(schema={"case_id": pl.Int64, "account_id": pl.Int64, "total_minor": pl.Int64})
     overdue = read_frame(
         conn,
-        select(p.account_id, a.debtor_id, a.currency, a.external_id)
-        .join(a, a.id == p.account_id)
-        .where(p.as_of == as_of, p.dpd > 0, a.status == "open", ~in_open_case),
-        {"account_id": pl.Int64, "debtor_id": pl.Int64, "currency": pl.String, "external_id": pl.String},
+        select(p.account_id, _snapshot_total()).where(p.as_of == as_of, p.dpd > 0),
+        {"account_id": pl.Int64, "total_minor": pl.Int64},
     )
     if overdue.height == 0:
-        return 0
-    return insert_new_cases(conn, overdue, as_of=as_of, actor=actor, at=at, creditor=creditor)
+        return empty
+    in_open_case = read_frame(
+        conn,
+        select(ca.account_id)
+        .join(c, c.id == ca.case_id)
+        .where(c.stage.not_in([Stage.RESOLVED.value, Stage.CLOSED.value])),
+        {"account_id": pl.Int64},
+    )
+    fresh = overdue.join(in_open_case, on="account_id", how="anti")
+    if fresh.height == 0:
+        return empty
+    named = read_frame(
+        conn,
+        select(a.id, a.debtor_id, a.currency, a.external_id).where(
+            a.status == "open", in_ids(conn, a.id, fresh["account_id"].to_list())
+        ),
+        {"account_id": pl.Int64, "debtor_id": pl.Int64, "currency": pl.String, "external_id": pl.String},
+    )
+    if named.height == 0:
+        return empty
+    links = insert_new_case_links(conn, named, as_of=as_of, actor=actor, at=at, creditor=creditor)
+    return links.join(fresh, on="account_id", how="left")
+
+
+def open_cases_and_detect_payoffs(
+    conn: Connection,
+    *,
+    as_of: dt.date,
+    actor: str,
+    at: dt.datetime,
+    creditor: str = "own",
+    policy: CasePolicy | None = None,
+) -> tuple[int, list[int]]:
+    """:func:`open_overdue_cases`, then :func:`detect_payoffs` on the day's snapshot, as the cycle runs
+    them; returns the cases opened and the case ids resolved.
+
+    The same writes and events as the two calls, but the cases just opened are judged from the
+    snapshot rows read to open them, so the database sums only the cases opened before (none on the
+    first day, when nearly every case is new). Without a snapshot for ``as_of`` it is the two calls.
+    """
+    if not _has_snapshot(conn, as_of):
+        opened = open_overdue_cases(conn, as_of=as_of, actor=actor, at=at, creditor=creditor)
+        paid = detect_payoffs(conn, as_of=as_of, actor=actor, at=at, policy=policy, snapshot=True)
+        return opened, paid
+    new = _open_from_snapshot(conn, as_of=as_of, actor=actor, at=at, creditor=creditor)
+    ids = new["case_id"].unique().sort()
+    # The new cases' ids are one range unless another writer drew ids meanwhile (PostgreSQL): only
+    # then are they summed again in the database, with the others (the same answer either way).
+    skip = None
+    if ids.len() and ids[-1] - ids[0] + 1 == ids.len():
+        skip = (int(ids[0]), int(ids[-1]))
+    paid_new = (
+        new.group_by("case_id").agg(pl.col("total_minor").sum()).filter(pl.col("total_minor") <= 0)
+    ).select("case_id")
+    paid_off = pl.concat([_paid_off_in_snapshot(conn, as_of, skip=skip), paid_new]).unique()
+    paid = _resolve_paid_off(conn, paid_off, at=at, actor=actor, policy=policy or default_policy())
+    return ids.len(), paid
 
 
 # -- closure ----------------------------------------------------------------------------------------
@@ -318,28 +397,44 @@ def detect_payoffs(
     at: dt.datetime,
     positions: pl.DataFrame | None = None,
     policy: CasePolicy | None = None,
+    snapshot: bool = False,
 ) -> list[int]:
     """Resolve every open case whose included accounts owe nothing on ``as_of`` (paid in full).
 
     Writes the closure records (结清证明 data) and starts the follow-up period. Returns the case ids.
+    With ``snapshot`` (and no ``positions``), balances are the day's ``daily_positions`` rows, summed
+    per case in the database, so that only the paid-off cases are read (the ledger when there is no
+    snapshot for ``as_of``).
     """
     policy = policy or default_policy()
-    links = _links(conn, _OPEN)
-    if links.height == 0:
-        return []
-    pos = positions if positions is not None else book_positions(conn, as_of, snapshot=False)
-    paid_off = (
-        links.join(pos.select("account_id", "total_minor"), on="account_id", how="left")
-        .group_by("case_id")
-        .agg(pl.col("total_minor").fill_null(0).sum())
-        .filter(pl.col("total_minor") <= 0)
-        .select("case_id")
-    )
+    if positions is None and snapshot and _has_snapshot(conn, as_of):
+        paid_off = _paid_off_in_snapshot(conn, as_of)
+    else:
+        links = _links(conn, _OPEN)
+        if links.height == 0:
+            return []
+        pos = positions if positions is not None else book_positions(conn, as_of, snapshot=False)
+        paid_off = (
+            links.join(pos.select("account_id", "total_minor"), on="account_id", how="left")
+            .group_by("case_id")
+            .agg(pl.col("total_minor").fill_null(0).sum())
+            .filter(pl.col("total_minor") <= 0)
+            .select("case_id")
+        )
+    return _resolve_paid_off(conn, paid_off, at=at, actor=actor, policy=policy)
+
+
+def _resolve_paid_off(
+    conn: Connection, paid_off: pl.DataFrame, *, at: dt.datetime, actor: str, policy: CasePolicy
+) -> list[int]:
+    """Resolve the open cases of ``paid_off`` (case_id) as paid in full, as far as their holds allow;
+    returns their ids in order."""
     if paid_off.height == 0:
         return []
-    cases = _cases(conn, _OPEN).join(paid_off, on="case_id", how="semi")
+    ids = paid_off["case_id"]
+    cases = _cases(conn, _OPEN, ids)
     moving = _allowed(
-        cases.select("case_id", "stage", "version", "currency"), Event.RESOLVE, _holds(conn, _OPEN)
+        cases.select("case_id", "stage", "version", "currency"), Event.RESOLVE, _holds(conn, _OPEN, ids)
     ).sort("case_id")
     if moving.height == 0:
         return []
@@ -362,6 +457,25 @@ def detect_payoffs(
         ],
     )
     return moving["case_id"].to_list()
+
+
+def _paid_off_in_snapshot(
+    conn: Connection, as_of: dt.date, *, skip: tuple[int, int] | None = None
+) -> pl.DataFrame:
+    """case_id of the open cases whose included accounts sum to no balance in the day's snapshot (an
+    account missing from it owes nothing), leaving out the case ids in the range ``skip``."""
+    p, ca, c = DailyPosition, CaseAccount, Case
+    outside = [] if skip is None else [(c.id < skip[0]) | (c.id > skip[1])]
+    return read_frame(
+        conn,
+        select(ca.case_id)
+        .join(c, c.id == ca.case_id)
+        .outerjoin(p, (p.as_of == as_of) & (p.account_id == ca.account_id))
+        .where(c.stage.in_(list(_OPEN)), ca.is_excluded.is_(False), *outside)
+        .group_by(ca.case_id)
+        .having(func.sum(func.coalesce(_snapshot_total(), 0)) <= 0),
+        {"case_id": pl.Int64},
+    )
 
 
 def _update_resolved(
@@ -545,7 +659,8 @@ def _promise_moves(
     active plan) fires fulfil (kept) or break through the transition table; every other item that is
     not kept counts a broken promise. Returns (per item: fired event or null, per case: the changes).
     """
-    cases = _cases(conn, stages).join(decided.select("case_id").unique(), on="case_id", how="semi")
+    ids = decided["case_id"].unique().sort()
+    cases = _cases(conn, stages, ids)
     ordered = decided.sort(key).with_columns(pl.col(key).rank("ordinal").over("case_id").alias("_nth"))
     candidates = ordered.filter(pl.col("_nth") == 1).join(
         cases.select("case_id", "stage", "version"), on="case_id"
@@ -556,7 +671,7 @@ def _promise_moves(
         pl.when(kept).then(pl.lit(Event.FULFIL.value)).otherwise(pl.lit(Event.BREAK.value)).alias("event")
     )
     judged = fire_frame(
-        _with_holds(candidates.select(key, "case_id", "stage", "event"), _holds(conn, stages))
+        _with_holds(candidates.select(key, "case_id", "stage", "event"), _holds(conn, stages, ids))
     )
     fired = judged.filter(pl.col("refusal").is_null()).select(key, "event", "target", "stage", "effects")
     items = ordered.join(fired, on=key, how="left").with_columns(
@@ -636,7 +751,7 @@ def judge_promises_due(
         select(Plan.case_id).where(Plan.status.in_(list(_ACTIVE_PLAN)), Plan.case_id.in_(with_pending))
     ).scalars()
     decided = decided.with_columns(
-        pl.col("case_id").is_in(pl.Series(list(active), dtype=pl.Int64)).alias("has_active_plan")
+        pl.col("case_id").is_in(pl.Series(list(active), dtype=pl.Int64).implode()).alias("has_active_plan")
     )
     items, changes = _promise_moves(
         conn, decided, key="promise_id", kept=pl.col("status") == PromiseStatus.KEPT.value, stages=_ALL
@@ -790,29 +905,54 @@ def evaluate_escalations(
     at: dt.datetime,
     positions: pl.DataFrame | None = None,
     policy: CasePolicy | None = None,
+    snapshot: bool = False,
 ) -> dict[int, list[str]]:
     """Apply the policy's escalation rules to every open case at once; returns {case_id: fired rule ids}.
 
     Signals: broken promises, refusals, the case's highest DPD and days since the last right-party
-    conversation (or since opening). Cases whose holds refuse escalation are left alone.
+    conversation (or since opening). Cases whose holds refuse escalation are left alone. With
+    ``snapshot`` (and no ``positions``), the highest DPD per case is taken from the day's
+    ``daily_positions`` in the database (the ledger when there is no snapshot for ``as_of``).
     """
     policy = policy or default_policy()
     stages = [s.value for s in AUTO_ESCALATE]
-    cases = _cases(conn, stages)
+    c = Case
+    cases = read_frame(
+        conn,
+        select(
+            c.id,
+            c.stage,
+            c.version,
+            c.broken_promises,
+            c.refusals,
+            func.coalesce(c.last_right_party_at, c.opened_at),
+        ).where(c.stage.in_(stages)),
+        {
+            "case_id": pl.Int64,
+            "stage": pl.String,
+            "version": pl.Int64,
+            "broken_promises": pl.Int64,
+            "refusals": pl.Int64,
+            "since": pl.Datetime("us", "UTC"),
+        },
+    )
     if cases.height == 0:
         return {}
-    pos = positions if positions is not None else book_positions(conn, as_of, snapshot=False)
-    dpd = (
-        _links(conn, stages)
-        .join(pos.select("account_id", "dpd"), on="account_id", how="left")
-        .group_by("case_id")
-        .agg(pl.col("dpd").max().fill_null(0))
-    )
+    if positions is None and snapshot and _has_snapshot(conn, as_of):
+        dpd = _highest_dpd_in_snapshot(conn, as_of, stages)
+    else:
+        pos = positions if positions is not None else book_positions(conn, as_of, snapshot=False)
+        dpd = (
+            _links(conn, stages)
+            .join(pos.select("account_id", "dpd"), on="account_id", how="left")
+            .group_by("case_id")
+            .agg(pl.col("dpd").max().fill_null(0))
+        )
     signals = cases.select(
         "case_id",
         "broken_promises",
         "refusals",
-        (pl.lit(as_of) - pl.coalesce("last_right_party_at", "opened_at").dt.date())
+        (pl.lit(as_of) - pl.col("since").dt.date())
         .dt.total_days()
         .cast(pl.Int64)
         .alias("days_without_right_party"),
@@ -820,12 +960,9 @@ def evaluate_escalations(
     fired = escalation_frame(signals, policy.escalation).filter(pl.col("fired").list.len() > 0)
     if fired.height == 0:
         return {}
+    candidates = cases.join(fired, on="case_id", how="semi").select("case_id", "stage", "version")
     moving = (
-        _allowed(
-            cases.join(fired, on="case_id", how="semi").select("case_id", "stage", "version"),
-            Event.ESCALATE,
-            _holds(conn, stages),
-        )
+        _allowed(candidates, Event.ESCALATE, _holds(conn, stages, candidates["case_id"]))
         .join(fired, on="case_id")
         .sort("case_id")
     )
@@ -837,12 +974,32 @@ def evaluate_escalations(
         ),
         at=at,
     )  # fmt: skip
+    # Whole columns to Python once, for the events and the result alike.
+    case_ids, befores, targets, rules = (
+        moving[name].to_list() for name in ("case_id", "stage", "target", "fired")
+    )
+    action = f"case.{Event.ESCALATE.value}"
     _append_events(
         conn,
-        [
-            _event(actor, at, case_id, f"case.{Event.ESCALATE.value}", before={"stage": before},
-                   after={"stage": target}, details={"rules": list(rule_ids)})
-            for case_id, before, target, rule_ids in moving.select("case_id", "stage", "target", "fired").iter_rows()
-        ],
+        (
+            _event(actor, at, case_id, action, before={"stage": before}, after={"stage": target},
+                   details={"rules": rule_ids})
+            for case_id, before, target, rule_ids in zip(case_ids, befores, targets, rules, strict=True)
+        ),
     )  # fmt: skip
-    return {case_id: list(rule_ids) for case_id, rule_ids in moving.select("case_id", "fired").iter_rows()}
+    return {case_id: list(rule_ids) for case_id, rule_ids in zip(case_ids, rules, strict=True)}
+
+
+def _highest_dpd_in_snapshot(conn: Connection, as_of: dt.date, stages: Sequence[str]) -> pl.DataFrame:
+    """case_id, dpd: the highest days past due of each case's included accounts in the day's snapshot
+    (0 when none of them is in it)."""
+    p, ca, c = DailyPosition, CaseAccount, Case
+    return read_frame(
+        conn,
+        select(ca.case_id, func.coalesce(func.max(p.dpd), 0))
+        .join(c, c.id == ca.case_id)
+        .outerjoin(p, (p.as_of == as_of) & (p.account_id == ca.account_id))
+        .where(c.stage.in_(list(stages)), ca.is_excluded.is_(False))
+        .group_by(ca.case_id),
+        {"case_id": pl.Int64, "dpd": pl.Int64},
+    )

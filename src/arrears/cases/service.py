@@ -56,6 +56,7 @@ __all__ = [
     "fire_event",
     "flush_case",
     "get_case",
+    "insert_new_case_links",
     "insert_new_cases",
     "open_case",
     "open_cases_for_overdue",
@@ -316,11 +317,19 @@ def insert_new_cases(
     """Open one case per debtor and currency over ``overdue`` (``account_id``, ``debtor_id``,
     ``currency``, ``external_id``): the cases, their account links and one ``case.open`` audit event
     per case, in bulk (the events a bounded batch at a time). Returns the cases opened."""
+    links = insert_new_case_links(conn, overdue, as_of=as_of, actor=actor, at=at, creditor=creditor)
+    return links["case_id"].n_unique()
+
+
+def insert_new_case_links(
+    conn: Connection, overdue: pl.DataFrame, *, as_of: dt.date, actor: str, at: dt.datetime, creditor: str
+) -> pl.DataFrame:
+    """:func:`insert_new_cases`, returning the links written: case_id, account_id, in id order."""
     groups = (
-        overdue.sort("account_id")
-        .group_by("debtor_id", "currency")
+        overdue.select("debtor_id", "currency", "account_id", "external_id")
+        .sort("debtor_id", "currency", "account_id")
+        .group_by("debtor_id", "currency", maintain_order=True)
         .agg(pl.col("account_id"), pl.col("external_id"))
-        .sort("debtor_id", "currency")
     )
     cases = groups.with_columns(allocate_ids(conn, "cases", groups.height).alias("id"))
     at_col = pl.lit(at).cast(pl.Datetime("us", "UTC"))
@@ -348,27 +357,34 @@ def insert_new_cases(
         pl.lit(False).alias("is_excluded"),
         at_col.alias("added_at"),
     )
-    # Ids follow the cases; the rows go in in account order, so the account index and the
-    # foreign-key checks against accounts walk forward instead of at random.
-    insert_frame(conn, "case_accounts", links.sort("account_id"))
+    # Ids follow the cases, and the rows go in in id order, which is also the order of the largest
+    # index, (case_id, account_id): the table and its primary key, that index and the foreign-key
+    # checks against the new cases all walk forward; only the account index and the checks against
+    # accounts go out of order, as far as a debtor's accounts are apart. At a million accounts on
+    # SQLite this takes a fifth less time than account order.
+    insert_frame(conn, "case_accounts", links)
     after = {"stage": Stage.NEW.value, "creditor": creditor, "owner": None, "owner_kind": "team"}
+    day = as_of.isoformat()
+    # Whole columns to Python once (subject ids as text in Polars), then one dict per event.
+    subjects = cases["id"].cast(pl.String).to_list()
+    names = cases["external_id"].to_list()
     events = (
         {
             "actor": actor,
             "action": "case.open",
             "subject_type": "case",
-            "subject_id": str(case_id),
+            "subject_id": subject,
             "at": at,
             "after": after,
-            "details": {"accounts": names, "as_of": as_of.isoformat(), "bulk": True},
+            "details": {"accounts": accounts, "as_of": day, "bulk": True},
         }
-        for case_id, names in cases.select("id", "external_id").iter_rows()
+        for subject, accounts in zip(subjects, names, strict=True)
     )
     # Bulk appends to the audit log in the caller's transaction, never the whole book's events at once.
     while batch := list(islice(events, _EVENTS_PER_APPEND)):
         with Session(bind=conn) as audit_session:
             record_events(audit_session, batch)
-    return cases.height
+    return links.select("case_id", "account_id")
 
 
 def exclude_account(
