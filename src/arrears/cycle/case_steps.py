@@ -6,14 +6,11 @@ whole-column reads through joins, the transition table evaluated in bulk, only c
 Positions come from the day's ``daily_positions`` snapshot, written by the positions step before:
 payoffs and the highest days past due of each case are summed in the database (the cases opened today
 are judged from the rows read to open them), and only the accounts of resolved cases are read for the
-follow-ups. Both steps run with the cyclic garbage collector paused.
+follow-ups.
 """
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import polars as pl
@@ -30,31 +27,8 @@ from arrears.domain.cases.enums import Stage
 __all__ = ["step_cases", "step_promises"]
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector paused for the block, then as it was.
-
-    These steps build hundreds of thousands of short-lived containers (rows read, one audit event per
-    case opened or moved, the log's own rows), every one freed by reference counting; the collector
-    would otherwise walk the growing heap over and over while they pile up: about a fifth of the
-    ``cases`` step's time on the first day. Nothing here makes reference cycles worth collecting early.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def step_cases(conn: Connection, ctx: CycleContext) -> dict[str, Any]:
     """Cases for accounts that became overdue; payoffs, completed settlements and follow-ups."""
-    with _collector_paused():
-        return _cases_step(conn, ctx)
-
-
-def _cases_step(conn: Connection, ctx: CycleContext) -> dict[str, Any]:
     opened, paid = daily.open_cases_and_detect_payoffs(conn, as_of=ctx.as_of, actor=ctx.actor, at=ctx.now)
     with Session(bind=conn, autoflush=False) as session:
         settled = complete_settlements(session, as_of=ctx.as_of, actor=ctx.actor, at=ctx.now)
@@ -86,11 +60,6 @@ def _refresh(
 
 def step_promises(conn: Connection, ctx: CycleContext) -> dict[str, Any]:
     """Promises and plans that fell due are judged from the ledger; escalation rules applied."""
-    with _collector_paused():
-        return _promises_step(conn, ctx)
-
-
-def _promises_step(conn: Connection, ctx: CycleContext) -> dict[str, Any]:
     promises = daily.judge_promises_due(conn, as_of=ctx.as_of, actor=ctx.actor, at=ctx.now)
     plans = daily.monitor_plans_due(conn, as_of=ctx.as_of, actor=ctx.actor, at=ctx.now)
     escalated = daily.evaluate_escalations(conn, as_of=ctx.as_of, actor=ctx.actor, at=ctx.now, snapshot=True)
