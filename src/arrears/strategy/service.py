@@ -365,7 +365,8 @@ def record_day(
     conn = session.connection()
     current = segment_entries_open(session, strategy_id, scope) if open_entries is None else open_entries
     accounts = plan.accounts.select("account_id", "segment", "experiment", "variant", "is_control")
-    moved = accounts.join(current, on="account_id", how="left").filter(
+    # Rows keep the plan's account order, so ids are drawn in the same order on every run.
+    moved = accounts.join(current, on="account_id", how="left", maintain_order="left").filter(
         pl.col("_open_segment").is_null() | (pl.col("_open_segment") != pl.col("segment"))
     )
     leaving = current.join(accounts, on="account_id", how="left").filter(
@@ -400,7 +401,10 @@ def record_day(
     if recorded is None:
         recorded = recorded_assignments(session, scope)
     fresh = accounts.filter(pl.col("experiment").is_not_null()).join(
-        recorded.rename({"experiment_id": "experiment"}), on=["account_id", "experiment"], how="anti"
+        recorded.rename({"experiment_id": "experiment"}),
+        on=["account_id", "experiment"],
+        how="anti",
+        maintain_order="left",
     )
     assignments = fresh.select(
         "account_id",
