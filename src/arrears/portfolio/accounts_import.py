@@ -396,9 +396,7 @@ def _first_load_rows(good: pl.DataFrame, seen: set[str], *, now: dt.datetime) ->
         persons=persons,
         contacts=contacts,
         accounts=_account_columns(good, now=now).with_columns(good.get_column("debtor_id").alias("_debtor")),
-        openings=_entry_rows(
-            good, _OPENING, account=pl.col("account_id").alias("_account"), now=now, **_OPENED
-        ),
+        openings=_opening_rows(good, account=pl.col("account_id").alias("_account"), now=now),
     )
 
 
@@ -521,18 +519,16 @@ def _write(
     report.rows_updated += changed.height
 
     if new.height:
-        new = new.with_columns(bulk.allocate_ids(conn, "accounts", new.height).alias("id"))
-        bulk.insert_frame(
-            conn, "accounts", _with_keys(new, _account_columns(new, now=now), debtor="debtor_pk")
-        )
-        openings = _entry_rows(new, _OPENING, account=pl.col("id").alias("account_id"), now=now, **_OPENED)
+        new = _with_ids(conn, "accounts", new)
+        bulk.insert_frame(conn, "accounts", _with_keys(new, _account_columns(new, now=now)))
+        openings = _opening_rows(new, account=pl.col("id").alias("account_id"), now=now)
         bulk.insert_frame(conn, "ledger_entries", _with_ids(conn, "ledger_entries", openings))
     if changed.height:
         bulk.update_rows(
             conn,
             tables.Account.__table__,  # type: ignore[arg-type]
             "id",
-            _with_keys(changed, _account_columns(changed, now=now), debtor="debtor_pk").drop(
+            _with_keys(changed, _account_columns(changed, now=now)).drop(
                 "external_id", "created_at", "version"
             ),
         )
@@ -544,14 +540,12 @@ def _write_built(conn: Any, rows: _Rows, report: ImportReport, debtor_keys: list
 
     ``debtor_keys`` collects ``_debtor`` (external id) → ``debtor_id`` of the debtors written so far.
     """
-    debtors = rows.debtors.with_columns(bulk.allocate_ids(conn, "debtors", rows.debtors.height).alias("id"))
+    debtors = _with_ids(conn, "debtors", rows.debtors)
     bulk.insert_frame(conn, "debtors", debtors)
     new_keys = debtors.select(pl.col("external_id").alias("_debtor"), pl.col("id").alias("debtor_id"))
     _insert_contacts(conn, rows.persons, rows.contacts, new_keys)
     debtor_keys.append(new_keys)
-    accounts = rows.accounts.with_columns(
-        bulk.allocate_ids(conn, "accounts", rows.accounts.height).alias("id")
-    )
+    accounts = _with_ids(conn, "accounts", rows.accounts)
     accounts = accounts.join(pl.concat(debtor_keys), on="_debtor", how="left", maintain_order="left")
     bulk.insert_frame(conn, "accounts", accounts.drop("_debtor"))
     report.rows_inserted += accounts.height
@@ -564,12 +558,13 @@ def _write_built(conn: Any, rows: _Rows, report: ImportReport, debtor_keys: list
 
 
 def _with_ids(conn: Any, table: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with ``id``: new primary keys of ``table``, one per row, in row order."""
     return frame.with_columns(bulk.allocate_ids(conn, table, frame.height).alias("id"))
 
 
-def _with_keys(frame: pl.DataFrame, columns: pl.DataFrame, *, debtor: str) -> pl.DataFrame:
-    """``columns`` (the table's other columns) with the row's ``id`` and its debtor's id put first."""
-    return frame.select("id", pl.col(debtor).alias("debtor_id")).hstack(columns)
+def _with_keys(frame: pl.DataFrame, columns: pl.DataFrame) -> pl.DataFrame:
+    """``columns`` (the table's other columns) with the row's ``id`` and its debtor's stored id first."""
+    return frame.select("id", pl.col("debtor_pk").alias("debtor_id")).hstack(columns)
 
 
 def _account_columns(frame: pl.DataFrame, *, now: dt.datetime) -> pl.DataFrame:
@@ -611,13 +606,11 @@ def _entry_rows(frame: pl.DataFrame, amounts: dict[str, pl.Expr], *, account: pl
     return out.filter(pl.any_horizontal([pl.col(f"{b}_minor") != 0 for b in BALANCES]))
 
 
-# Opening entries of new accounts: the balances of the row as they stand on balances_as_of.
-_OPENING = {b: pl.col(f"_{b}_balance") for b in BALANCES}
-_OPENED: dict[str, Any] = {
-    "kind": "opening",
-    "key": pl.lit("opening"),
-    "memo": "balances taken over at import",
-}
+def _opening_rows(frame: pl.DataFrame, *, account: pl.Expr, now: dt.datetime) -> pl.DataFrame:
+    """Opening entries of new accounts: the balances of each row as they stand on balances_as_of."""
+    amounts = {b: pl.col(f"_{b}_balance") for b in BALANCES}
+    return _entry_rows(frame, amounts, account=account, kind="opening", key=pl.lit("opening"), now=now,
+                       memo="balances taken over at import")  # fmt: skip
 
 
 def _sync_entries(frame: pl.DataFrame, conn: object, *, now: dt.datetime) -> pl.DataFrame:
@@ -673,7 +666,7 @@ def _write_debtors(
     new = fresh.filter(pl.col("id").is_null())
     changed = fresh.filter(pl.col("id").is_not_null() & (pl.col("stored_hash") != pl.col("_debtor_hash")))
     if new.height:
-        new = new.with_columns(bulk.allocate_ids(conn, "debtors", new.height).alias("id"))
+        new = _with_ids(conn, "debtors", new)
         bulk.insert_frame(conn, "debtors", new.select("id").hstack(_debtor_columns(new, now=now)))
         persons, contacts = _contact_rows(new, now=now)
         _insert_contacts(conn, persons, contacts, _debtor_keys(new))
