@@ -14,7 +14,7 @@ from arrears.domain.delinquency import bucket_expr
 from arrears.domain.ledger import Component
 from arrears.domain.positions import explode_schedules, positions
 from arrears.domain.products import Product
-from arrears.store import tables
+from arrears.store import bulk, tables
 from arrears.store.sql import packed
 
 __all__ = [
@@ -41,9 +41,11 @@ def read_frame(conn: Connection, query: Executable, schema: Mapping[str, Any]) -
     """The rows of ``query`` as a frame of ``schema`` (column names in select order), read from the driver.
 
     SQLAlchemy's per-row result processing (Python-level date, decimal and datetime conversion of every
-    value) costs more than the query itself on a whole book; here rows go from the driver's cursor
-    straight into Polars, in batches, and SQLite's text dates and datetimes (stored in UTC) are parsed
-    as whole columns. Decimal columns must be read as text (``String``).
+    value) costs more than the query itself on a whole book. On SQLite the result comes column by
+    column as JSON arrays (:func:`arrears.store.bulk.sqlite_columns`) where the columns allow it;
+    otherwise, and on PostgreSQL, rows go from the driver's cursor straight into Polars, in batches.
+    SQLite's text dates and datetimes (stored in UTC) are parsed as whole columns. Decimal columns
+    must be read as text (``String``).
     """
     sqlite = conn.dialect.name == "sqlite"
 
@@ -51,15 +53,9 @@ def read_frame(conn: Connection, query: Executable, schema: Mapping[str, Any]) -
         return pl.String if sqlite and (dtype == pl.Date or isinstance(dtype, pl.Datetime)) else dtype
 
     raw_schema = {name: raw(dtype) for name, dtype in schema.items()}
-    result = conn.execute(query)
-    cursor = result.cursor
-    parts = []
-    try:
-        while batch := cursor.fetchmany(_FETCH_ROWS):
-            parts.append(pl.DataFrame(batch, schema=raw_schema, orient="row"))
-    finally:
-        result.close()
-    frame = pl.concat(parts) if parts else pl.DataFrame(schema=raw_schema)
+    frame = bulk.sqlite_columns(conn, query, raw_schema)
+    if frame is None:
+        frame = _read_rows(conn, query, raw_schema)
     if not sqlite:
         return frame
     converted = []
@@ -72,6 +68,18 @@ def read_frame(conn: Connection, query: Executable, schema: Mapping[str, Any]) -
                 parsed = parsed.dt.replace_time_zone("UTC").dt.convert_time_zone(dtype.time_zone)
             converted.append(parsed)
     return frame.with_columns(converted) if converted else frame
+
+
+def _read_rows(conn: Connection, query: Executable, schema: Mapping[str, Any]) -> pl.DataFrame:
+    result = conn.execute(query)
+    cursor = result.cursor
+    parts = []
+    try:
+        while batch := cursor.fetchmany(_FETCH_ROWS):
+            parts.append(pl.DataFrame(batch, schema=schema, orient="row"))
+    finally:
+        result.close()
+    return pl.concat(parts) if parts else pl.DataFrame(schema=schema)
 
 
 def partition_filter(column: object, partition: int, partitions: int) -> object:
