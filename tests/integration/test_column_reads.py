@@ -1,6 +1,8 @@
-"""Whole-column reads (bulk.sqlite_columns, behind cycle.frames.read_frame): the same frame as rows.
+"""Whole-column reads (bulk.sqlite_columns and bulk.postgres_columns, behind cycle.frames.read_frame):
+the same frame as rows.
 
-Values of every kind the column reader carries (integers across the 64-bit range, text with quotes,
+On PostgreSQL the same through ``COPY ... TO STDOUT`` (bulk.postgres_columns), reals, bytes and aware
+times included. Values of every kind the column reader carries (integers across the 64-bit range, text with quotes,
 backslashes, control characters and non-ASCII, nulls, booleans, dates kept as text) come back exactly
 and in the query's order; the kinds it does not carry (reals, bytes) and other databases fall back to
 reading rows with the same result.
@@ -9,6 +11,7 @@ reading rows with the same result.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,7 @@ from sqlalchemy import (
     Column,
     Connection,
     Date,
+    DateTime,
     Engine,
     Float,
     Integer,
@@ -32,6 +36,7 @@ from sqlalchemy import (
     Table,
     insert,
     select,
+    text,
 )
 
 from arrears.cycle.frames import _read_rows, read_frame
@@ -49,6 +54,7 @@ SAMPLE = Table(
     Column("due_on", Date),
     Column("ratio", Float),
     Column("blob", LargeBinary),
+    Column("at", DateTime(timezone=True)),
 )
 SCHEMA: dict[str, Any] = {
     "id": pl.Int64,
@@ -57,14 +63,13 @@ SCHEMA: dict[str, Any] = {
     "flag": pl.Boolean,
     "due_on": pl.Date,
 }
-ROW = st.fixed_dictionaries(
-    {
-        "amount": st.none() | st.integers(min_value=-(2**63), max_value=2**63 - 1),
-        "label": st.none() | st.text(alphabet=st.characters(blacklist_characters="\x00", codec="utf-8")),
-        "flag": st.none() | st.booleans(),
-        "due_on": st.none() | st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2200, 12, 31)),
-    }
-)
+ROW_VALUES: dict[str, Any] = {
+    "amount": st.none() | st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    "label": st.none() | st.text(alphabet=st.characters(blacklist_characters="\x00", codec="utf-8")),
+    "flag": st.none() | st.booleans(),
+    "due_on": st.none() | st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2200, 12, 31)),
+}
+ROW = st.fixed_dictionaries(ROW_VALUES)
 
 
 @pytest.fixture(scope="module")
@@ -144,6 +149,91 @@ def test_a_bytes_value_in_a_text_column_falls_back_to_rows(sqlite_engine: Engine
         conn.rollback()
 
 
+@pytest.fixture(scope="module")
+def postgres_engine() -> Iterator[Engine]:
+    from tests.conftest import PG_ADMIN_URL, _pg_admin
+
+    admin = _pg_admin()
+    name = f"arrears_columns_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = make_engine(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name)
+    META.create_all(engine)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+PG_ROW = st.fixed_dictionaries(
+    {
+        **ROW_VALUES,
+        "ratio": st.none() | st.floats(allow_nan=False, allow_infinity=False),
+        "blob": st.none() | st.binary(max_size=24),
+        "at": st.none()
+        | st.datetimes(
+            min_value=dt.datetime(1970, 1, 1),
+            max_value=dt.datetime(2200, 1, 1),
+            timezones=st.sampled_from([dt.UTC, dt.timezone(dt.timedelta(hours=8))]),
+        ),
+    }
+)
+PG_SCHEMA: dict[str, Any] = {
+    **SCHEMA,
+    "ratio": pl.Float64,
+    "blob": pl.Binary,
+    "at": pl.Datetime("us", "Asia/Shanghai"),
+}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(PG_ROW, max_size=30))
+def test_postgres_copy_reads_the_same_frame_as_rows(
+    postgres_engine: Engine, rows: list[dict[str, Any]]
+) -> None:
+    t = SAMPLE.c
+    query = select(t.id, t.amount, t.label, t.flag, t.due_on, t.ratio, t.blob, t.at).order_by(t.id.desc())
+    with postgres_engine.connect() as conn:
+        _fill(conn, rows)
+        copied = bulk.postgres_columns(conn, query, PG_SCHEMA)
+        by_rows = _read_rows(conn, query, PG_SCHEMA)
+        conn.rollback()
+    expected = pl.DataFrame(
+        [{"id": n + 1, **row} for n, row in reversed(list(enumerate(rows)))],
+        schema={**PG_SCHEMA, "at": pl.Datetime("us", "UTC")},
+        orient="row",
+    ).with_columns(pl.col("at").dt.convert_time_zone("Asia/Shanghai"))
+    assert copied is not None
+    assert copied.schema == pl.Schema(PG_SCHEMA)
+    assert copied.equals(expected)
+    assert by_rows.equals(expected)
+
+
+def test_postgres_copy_binds_parameters_through_their_types(postgres_engine: Engine) -> None:
+    t = SAMPLE.c
+    rows = [{"amount": n, "label": f"l{n}", "flag": None, "due_on": None, "at": None} for n in range(5)]
+    since = dt.datetime(2026, 11, 28, 8, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    query = (
+        select(t.id, t.label)
+        .where(t.label.in_(["l1", "l3", "l4"]), t.amount < 4, t.at.is_(None) | (t.at > since))
+        .order_by(t.id)
+    )
+    with postgres_engine.connect() as conn:
+        _fill(conn, rows)
+        frame = bulk.postgres_columns(conn, query, {"id": pl.Int64, "label": pl.String})
+        empty = bulk.postgres_columns(conn, query.where(t.amount > 99), {"id": pl.Int64, "label": pl.String})
+        conn.rollback()
+    assert frame is not None and frame.rows() == [(2, "l1"), (4, "l3")]
+    assert (
+        empty is not None
+        and empty.height == 0
+        and empty.schema == pl.Schema({"id": pl.Int64, "label": pl.String})
+    )
+
+
 def test_other_databases_read_rows(database_url: str, tmp_path: Path) -> None:
     engine = make_engine(database_url)
     META.create_all(engine)
@@ -154,6 +244,8 @@ def test_other_databases_read_rows(database_url: str, tmp_path: Path) -> None:
             )
             if engine.dialect.name != "sqlite":
                 assert bulk.sqlite_columns(conn, _query(), SCHEMA) is None
+            else:
+                assert bulk.postgres_columns(conn, _query(), SCHEMA) is None
             frame = read_frame(conn, _query(), SCHEMA)
             conn.rollback()
     finally:

@@ -53,7 +53,9 @@ def read_frame(conn: Connection, query: Executable, schema: Mapping[str, Any]) -
         return pl.String if sqlite and (dtype == pl.Date or isinstance(dtype, pl.Datetime)) else dtype
 
     raw_schema = {name: raw(dtype) for name, dtype in schema.items()}
-    frame = bulk.sqlite_columns(conn, query, raw_schema)
+    frame = (
+        bulk.sqlite_columns(conn, query, raw_schema) if sqlite else bulk.postgres_columns(conn, query, schema)
+    )
     if frame is None:
         frame = _read_rows(conn, query, raw_schema)
     if not sqlite:

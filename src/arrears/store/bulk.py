@@ -3,8 +3,9 @@
 SQLite gets multi-row ``INSERT`` statements on the raw driver connection; PostgreSQL gets
 ``COPY ... FROM STDIN``. Ids are reserved up front (a sequence range on PostgreSQL; the write lock
 taken by the unit of work on SQLite) so that child rows can be written in the same pass without
-reading ids back. :func:`sqlite_columns` reads a query's result from SQLite as one JSON array per
-column, parsed by Polars, instead of one Python object per value.
+reading ids back. :func:`sqlite_columns` and :func:`postgres_columns` read a query's result as text
+that Polars parses whole (one JSON array per column from SQLite, ``COPY ... TO STDOUT`` CSV from
+PostgreSQL) instead of making one Python object per value.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ __all__ = [
     "deferred_indexes",
     "insert_frame",
     "is_empty",
+    "postgres_columns",
     "sqlite_columns",
     "tune_for_bulk",
     "update_from_frame",
@@ -100,6 +102,70 @@ def sqlite_columns(conn: Connection, query: Executable, schema: Mapping[str, Any
         values = pl.Series(name, [text]).str.json_decode(pl.List(decode[name])).explode()
         series.append(values if values.dtype == dtype else values.cast(dtype))
     return pl.DataFrame(series)
+
+
+_PG_CSV_TEXT = (pl.Date, pl.Binary, pl.Boolean)  # read as text from COPY's CSV, then converted
+
+
+def postgres_columns(conn: Connection, query: Executable, schema: Mapping[str, Any]) -> pl.DataFrame | None:
+    """The result of ``query`` on PostgreSQL as a frame of ``schema``, through ``COPY (query) TO STDOUT``
+    in CSV, parsed by Polars; None if this way does not apply (another database, a statement that is
+    not a SELECT, a column type it does not read, or text Polars cannot parse as the schema says),
+    and the caller reads rows instead.
+
+    Every non-null value is quoted (``FORCE_QUOTE *``), so a null (an empty unquoted field) and an
+    empty string stay apart. Integers, reals (PostgreSQL writes the shortest text that reads back
+    to the same double), text, dates (ISO), flags (``t``/``f``), bytes (``\\x`` and hexadecimal)
+    and aware times (ISO with the offset, taken to the schema's zone) are read. The statement's
+    parameters go through their column types' conversions and are bound by the driver, as for any
+    query; the read is inside the caller's transaction and sees its writes.
+    """
+    if conn.dialect.name != "postgresql" or not isinstance(query, Select):
+        return None
+    for dtype in schema.values():
+        readable = dtype in (pl.String, pl.Float64, *_PG_CSV_TEXT) or dtype.is_integer()
+        if not (readable or (isinstance(dtype, pl.Datetime) and dtype.time_zone is not None)):
+            return None
+    if len(query.selected_columns) != len(schema):
+        return None
+    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = dict(compiled.params)
+    # The column types' own conversions of bound values (aware times to UTC, decimals to text).
+    processors: Mapping[str, Any] = compiled._bind_processors
+    for key, process in processors.items():
+        if key in params and callable(process):
+            params[key] = process(params[key])
+    raw: Any = conn.connection.driver_connection
+    buffer = io.BytesIO()
+    with (
+        raw.cursor() as cursor,
+        cursor.copy(f"COPY ({compiled.string}) TO STDOUT WITH (FORMAT csv, FORCE_QUOTE *)", params) as copy,
+    ):
+        for block in copy:
+            buffer.write(block)
+    text_schema = {
+        name: pl.String if dtype in _PG_CSV_TEXT or isinstance(dtype, pl.Datetime) else dtype
+        for name, dtype in schema.items()
+    }
+    if buffer.tell() == 0:
+        return pl.DataFrame(schema=dict(schema))
+    try:
+        frame = pl.read_csv(buffer.getvalue(), has_header=False, schema=text_schema)
+        converted = []
+        for name, dtype in schema.items():
+            column = pl.col(name)
+            if dtype == pl.Date:
+                converted.append(column.str.to_date("%Y-%m-%d"))
+            elif dtype == pl.Boolean:
+                converted.append(column.replace_strict({"t": True, "f": False}, return_dtype=pl.Boolean))
+            elif dtype == pl.Binary:
+                converted.append(column.str.strip_prefix("\\x").str.decode("hex"))
+            elif isinstance(dtype, pl.Datetime):
+                parsed = column.str.to_datetime("%Y-%m-%d %H:%M:%S%.f%#z", time_unit=dtype.time_unit or "us")
+                converted.append(parsed.dt.convert_time_zone(str(dtype.time_zone)))
+        return frame.with_columns(converted) if converted else frame
+    except pl.exceptions.PolarsError:  # text in a form the schema does not expect: read rows instead
+        return None
 
 
 def tune_for_bulk(conn: Connection) -> None:
