@@ -11,7 +11,6 @@ reading rows with the same result.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,12 +35,12 @@ from sqlalchemy import (
     Table,
     insert,
     select,
-    text,
 )
 
 from arrears.cycle.frames import _read_rows, read_frame
 from arrears.store import bulk
 from arrears.store.db import make_engine
+from tests.conftest import _new_database
 
 META = MetaData()
 SAMPLE = Table(
@@ -150,22 +149,12 @@ def test_a_bytes_value_in_a_text_column_falls_back_to_rows(sqlite_engine: Engine
 
 
 @pytest.fixture(scope="module")
-def postgres_engine() -> Iterator[Engine]:
-    from tests.conftest import PG_ADMIN_URL, _pg_admin
-
-    admin = _pg_admin()
-    name = f"arrears_columns_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name)
-    META.create_all(engine)
-    try:
+def postgres_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    for url in _new_database("postgresql", tmp_path_factory.mktemp("pg")):
+        engine = make_engine(url)
+        META.create_all(engine)
         yield engine
-    finally:
         engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 PG_ROW = st.fixed_dictionaries(
