@@ -7,8 +7,9 @@
 3. ``record_events`` of one batch of case events shaped like the daily cycle's (``case.open`` from
    :func:`arrears.cases.service.open_cases`: one actor, one time, the stage and the account in each),
    as µs of this process's CPU per event (target ≤ 15 µs/event), with ``--cases N`` (default 100,000),
-   next to the per-event path (the one :func:`~arrears.audit.log.record_event` takes) on the same
-   events and database: the least of three alternating runs of each.
+   next to the per-event path (the one :func:`~arrears.audit.log.record_event` takes) and to
+   :func:`~arrears.audit.log.record_event_frame` (the same events as a frame, the cycle's way) on the
+   same database: the least of three alternating runs of each.
 
 Run: ``.venv/bin/python benchmarks/bench_audit_store.py [--append N] [--verify N] [--cases N]
 [--database sqlite|postgresql]`` (``--append 0 --verify 0`` runs the case events alone).
@@ -28,9 +29,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import polars as pl
 from sqlalchemy import Engine, create_engine, text
 
-from arrears.audit.log import _append, record_events
+from arrears.audit.log import _append, record_event_frame, record_events
 from arrears.audit.service import issue_checkpoint
 from arrears.audit.tree_head import generate_signing_key
 from arrears.audit.verify import verify_log
@@ -105,20 +107,48 @@ def case_events(count: int) -> list[dict[str, Any]]:
     ]
 
 
-def time_cases(engine: Engine, count: int, rounds: int = 3) -> tuple[float, float]:
-    """CPU µs per event of ``record_events`` over ``count`` case events (+ commit), and of the per-event
-    path (:func:`record_event`'s) over the same events, alternating on the same database; the least
-    of ``rounds`` runs of each, so that other load on the machine counts as little as possible."""
+def case_frame(count: int) -> pl.DataFrame:
+    """:func:`case_events` as the frame :func:`record_event_frame` takes (how the cycle writes them)."""
+    ids = pl.int_range(1, count + 1, eager=True)
+    return pl.DataFrame({"case_id": ids}).select(
+        pl.lit("cycle").alias("actor"),
+        pl.lit("case.open").alias("action"),
+        pl.lit("case").alias("subject_type"),
+        pl.col("case_id").cast(pl.String).alias("subject_id"),
+        pl.struct(
+            pl.lit("new").alias("stage"),
+            pl.lit("bank").alias("creditor"),
+            pl.lit(None).alias("owner"),
+            pl.lit("team").alias("owner_kind"),
+        ).alias("after"),
+        pl.struct(
+            pl.concat_list(pl.lit("ACC-") + pl.col("case_id").cast(pl.String).str.zfill(8)).alias("accounts"),
+            pl.lit("2025-01-01").alias("as_of"),
+            pl.lit(True).alias("bulk"),
+        ).alias("details"),
+    )
+
+
+def time_cases(engine: Engine, count: int, rounds: int = 3) -> dict[str, float]:
+    """CPU µs per event (+ commit) over ``count`` case events: ``record_events`` (``batch``), the
+    per-event path of :func:`record_event` (``single``) and :func:`record_event_frame` (``frame``),
+    alternating on the same database; the least of ``rounds`` runs of each, so that other load on
+    the machine counts as little as possible."""
     batch = case_events(count)
-    best = {True: float("inf"), False: float("inf")}
+    frame = case_frame(count)
+    at = batch[0]["at"]
+    best = {"batch": float("inf"), "single": float("inf"), "frame": float("inf")}
     for _ in range(rounds):
-        for one_by_one in (False, True):
+        for way in best:
             began = time.process_time()
             with UnitOfWork(engine) as uow:
-                _append(uow.session, batch, one_by_one=one_by_one)
+                if way == "frame":
+                    record_event_frame(uow.session, frame, at=at)
+                else:
+                    _append(uow.session, batch, one_by_one=way == "single")
                 uow.commit()
-            best[one_by_one] = min(best[one_by_one], time.process_time() - began)
-    return best[False] / count * 1e6, best[True] / count * 1e6
+            best[way] = min(best[way], time.process_time() - began)
+    return {way: seconds / count * 1e6 for way, seconds in best.items()}
 
 
 def fill(engine: Engine, total: int, heads_every: int | None = None) -> tuple[float, float]:
@@ -144,9 +174,10 @@ def fill(engine: Engine, total: int, heads_every: int | None = None) -> tuple[fl
 def run(kind: str, append: int, verify: int, cases: int) -> None:
     if cases:
         with scratch(kind) as engine:
-            batch_us, single_us = time_cases(engine, cases)
-            print(f"{kind:10s} cases   {cases:>9,} case.open events in one record_events: {batch_us:6.1f} µs/event CPU "
-                  f"(target ≤ {CASE_TARGET_US:.0f}); per-event path {single_us:6.1f} µs/event CPU")  # fmt: skip
+            us = time_cases(engine, cases)
+            print(f"{kind:10s} cases   {cases:>9,} case.open events in one record_events: {us['batch']:6.1f} µs/event CPU "
+                  f"(target ≤ {CASE_TARGET_US:.0f}); per-event path {us['single']:6.1f}; "
+                  f"as one frame (record_event_frame) {us['frame']:6.1f} µs/event CPU")  # fmt: skip
     if append:
         with scratch(kind) as engine:
             seconds, cpu = fill(engine, append)

@@ -1,7 +1,9 @@
 """Writing audit events: the one function every state change calls, inside its own transaction.
 
 ``record_event`` appends one event through the caller's session (so it commits or rolls back with the
-change it describes). ``record_events`` appends many in one go for batch work.
+change it describes). ``record_events`` appends many in one go for batch work, and
+``record_event_frame`` appends one event per row of a Polars frame, its documents encoded over whole
+columns (the same bytes as ``record_events`` would write for the same events).
 
 An append locks the log's state row (``audit_log_state``) first — a row lock on PostgreSQL, the write
 lock on SQLite — so concurrent writers take turns and leaf indexes are gap-free and in commit order.
@@ -42,6 +44,7 @@ __all__ = [
     "lock_log_state",
     "read_log_state",
     "record_event",
+    "record_event_frame",
     "record_events",
 ]
 
@@ -343,31 +346,44 @@ def _insert_events(
 ) -> None:
     """Write the events as columns with :func:`arrears.store.bulk.insert_frame`.
 
-    PostgreSQL's COPY gets ``at`` as its stamp from ``stamps`` (the same instant as the datetime) and the
-    hashes as ``bytea`` hex text; SQLite gets the values :func:`_prepare` made (naive UTC text, bytes).
+    PostgreSQL's COPY gets ``at`` as its stamp from ``stamps`` (the same instant as the datetime);
+    SQLite gets the values :func:`_prepare` made (naive UTC text).
     """
     stored_at, actors, actions, subject_types, subject_ids, payloads = zip(*columns, strict=True)
-    if conn.dialect.name == "postgresql":
-        at_column = pl.Series("at", stamps, dtype=pl.String)
-        entry_column = pl.Series("entry", ["\\x" + entry.hex() for entry in entries], dtype=pl.String)
-        leaf_column = pl.Series("leaf_hash", ["\\x" + leaf.hex() for leaf in leaves], dtype=pl.String)
-    else:
-        at_column = pl.Series("at", stored_at, dtype=pl.String)
-        entry_column = pl.Series("entry", entries, dtype=pl.Binary)
-        leaf_column = pl.Series("leaf_hash", leaves, dtype=pl.Binary)
-    frame = pl.DataFrame(
+    at = stamps if conn.dialect.name == "postgresql" else stored_at
+    values = pl.DataFrame(
         [
-            pl.Series("seq", range(first, first + len(entries)), dtype=pl.Int64),
-            at_column,
+            pl.Series("at", at, dtype=pl.String),
             pl.Series("actor", actors, dtype=pl.String),
             pl.Series("action", actions, dtype=pl.String),
             pl.Series("subject_type", subject_types, dtype=pl.String),
             pl.Series("subject_id", subject_ids, dtype=pl.String),
             pl.Series("payload", payloads, dtype=pl.String),
-            entry_column,
-            leaf_column,
         ]
     )
+    _insert_event_frame(conn, first, values, entries, leaves)
+
+
+def _insert_event_frame(
+    conn: Connection, first: int, values: pl.DataFrame, entries: Sequence[bytes], leaves: Sequence[bytes]
+) -> None:
+    """Write events whose ``at`` (as the database takes it), actor, action, subject and payload are the
+    columns of ``values``; the hashes go to PostgreSQL's COPY as ``bytea`` hex text."""
+    if conn.dialect.name == "postgresql":
+        entry_column = pl.Series("entry", ["\\x" + entry.hex() for entry in entries], dtype=pl.String)
+        leaf_column = pl.Series("leaf_hash", ["\\x" + leaf.hex() for leaf in leaves], dtype=pl.String)
+    else:
+        entry_column = pl.Series("entry", entries, dtype=pl.Binary)
+        leaf_column = pl.Series("leaf_hash", leaves, dtype=pl.Binary)
+    frame = values.select(
+        pl.Series("seq", range(first, first + len(entries)), dtype=pl.Int64),
+        "at",
+        "actor",
+        "action",
+        "subject_type",
+        "subject_id",
+        "payload",
+    ).with_columns(entry_column, leaf_column)
     insert_frame(conn, "audit_events", frame)
 
 
@@ -406,27 +422,30 @@ def _append(session: Session, events: Sequence[Mapping[str, Any]], *, one_by_one
     state = lock_log_state(conn)
     first = state.tree_size
     previous = state.last_leaf_hash if first else GENESIS_PREVIOUS
-    if one_by_one:
-        accumulator = state.accumulator()
-        rows: list[tuple[Any, ...]] = []
-        for offset, (values, body) in enumerate(zip(columns, bodies, strict=True)):
-            entry = encode_entry(index=first + offset, previous=previous, body=body)
-            previous = leaf_hash(entry)
-            accumulator.append(previous)
-            rows.append((first + offset, *values, entry, previous))
-        _insert_rows(conn, rows)
-        compact: Sequence[bytes] = accumulator.compact_range
-    else:
+    if not one_by_one:
         entries, leaves, compact = _chain(first, previous, state.compact_range, bodies)
         _insert_events(conn, first, columns, stamps, entries, leaves)
-        previous = leaves[-1]
-    size = first + len(bodies)
+        return _store_state(conn, first, len(bodies), compact, leaves[-1])
+    accumulator = state.accumulator()
+    rows: list[tuple[Any, ...]] = []
+    for offset, (values, body) in enumerate(zip(columns, bodies, strict=True)):
+        entry = encode_entry(index=first + offset, previous=previous, body=body)
+        previous = leaf_hash(entry)
+        accumulator.append(previous)
+        rows.append((first + offset, *values, entry, previous))
+    _insert_rows(conn, rows)
+    return _store_state(conn, first, len(bodies), accumulator.compact_range, previous)
+
+
+def _store_state(conn: Connection, first: int, count: int, compact: Sequence[bytes], last: bytes) -> range:
+    """Record the log's new size, compact range and last leaf hash; returns the appended leaf indexes."""
+    size = first + count
     conn.execute(
         text(
             "UPDATE audit_log_state SET tree_size = :size, compact_range = :compact, "
             "last_leaf_hash = :last WHERE id = :id"
         ),
-        {"size": size, "compact": b"".join(compact), "last": previous, "id": STATE_ROW_ID},
+        {"size": size, "compact": b"".join(compact), "last": last, "id": STATE_ROW_ID},
     )
     return range(first, size)
 
@@ -474,3 +493,128 @@ def record_events(session: Session, events: Sequence[Mapping[str, Any]]) -> rang
     event leaves the log untouched.
     """
     return _append(session, events)
+
+
+_SECTIONS: Final = ("before", "after", "details")
+_TEXT_COLUMNS: Final = ("actor", "action", "subject_type", "subject_id")
+
+
+def _canonical_column(expr: pl.Expr, dtype: Any, path: str) -> pl.Expr:
+    """``expr`` (of ``dtype``) with every struct's fields in sorted order, so that Polars' JSON writer
+    gives the canonical form; types without one (reals, dates, bytes...) are refused by ``path``."""
+    if isinstance(dtype, pl.Struct):
+        fields = sorted(dtype.fields, key=lambda field: field.name)
+        rebuilt = pl.struct(
+            [
+                _canonical_column(expr.struct.field(f.name), f.dtype, f"{path}.{f.name}").alias(f.name)
+                for f in fields
+            ]
+        )
+        return pl.when(expr.is_null()).then(None).otherwise(rebuilt)
+    if isinstance(dtype, pl.List):
+        inner = dtype.inner
+        if isinstance(inner, pl.Struct | pl.List):
+            return expr.list.eval(_canonical_column(pl.element(), inner, f"{path}[]"))
+        _canonical_column(pl.element(), inner, f"{path}[]")  # checks the element type
+        return expr
+    if dtype in (pl.String, pl.Boolean, pl.Null) or dtype.is_integer():
+        return expr
+    raise ValidationError(
+        f"{path}: {dtype} has no canonical form in an audit event; use text (dates, decimals) or "
+        "integer minor units",
+        field=path,
+    )
+
+
+def _section_json(frame: pl.DataFrame, section: str) -> pl.Expr:
+    """The canonical JSON text of each row's ``section`` (a struct column; absent or null: ``null``,
+    or ``{}`` for details), after refusing personal fields held in the clear."""
+    if section not in frame.columns or frame.schema[section] == pl.Null:
+        return pl.lit("{}" if section == "details" else "null")
+    dtype = frame.schema[section]
+    if not isinstance(dtype, pl.Struct):
+        raise ValidationError(f"an audit event's {section} is a struct column, not {dtype}", field=section)
+    for field in dtype.fields:
+        if field.name not in PERSONAL_FIELD_NAMES:
+            continue
+        values = frame.get_column(section).struct.field(field.name)
+        clear = values.is_not_null() & ~(
+            values.cast(pl.String).str.starts_with(_COMMITMENT_PREFIX) if field.dtype == pl.String else False
+        )
+        if clear.any():
+            raise ValidationError(
+                f"{section}.{field.name} is personal data and cannot go into the audit log; record the "
+                "record id or a salted commitment instead",
+                field=f"{section}.{field.name}",
+            )
+    encoded = _canonical_column(pl.col(section), dtype, section).struct.json_encode()
+    return encoded.fill_null("{}" if section == "details" else "null")
+
+
+def record_event_frame(session: Session, events: pl.DataFrame, *, at: dt.datetime) -> range:
+    """Append one event per row of ``events``, in row order, all at the instant ``at``; returns the
+    leaf indexes given to them.
+
+    ``events`` has the text columns ``actor``, ``action``, ``subject_type`` and ``subject_id`` and, as
+    struct columns, any of ``before``, ``after`` and ``details`` (a null struct reads as an absent
+    section). Each document is the canonical JSON :func:`record_events` writes for the same event, to
+    the byte, built over whole columns: struct fields sorted by name, Polars' JSON writer for the
+    values (text, integers, flags, nulls, lists and structs of those; other types are refused).
+    Every row is checked (text lengths, personal fields in the clear) before anything is written, so
+    a bad row leaves the log untouched.
+    """
+    unknown = sorted(set(events.columns) - set(_TEXT_COLUMNS) - set(_SECTIONS))
+    if unknown:
+        raise ValidationError(f"unknown audit event fields: {', '.join(unknown)}", field="event")
+    for name in _TEXT_COLUMNS:
+        if name not in events.columns:
+            raise ValidationError(f"an audit event needs {name}", field=name)
+        column = events.get_column(name)
+        limit = _LIMITS[name]
+        fits = column.dtype == pl.String and column.null_count() == 0
+        if fits and events.height:
+            lengths = column.str.len_chars()
+            fits = int(lengths.min()) > 0 and int(lengths.max()) <= limit  # type: ignore[arg-type]
+        if not fits:
+            raise ValidationError(f"an audit event's {name} is text of 1 to {limit} characters", field=name)
+    stamp = format_timestamp(at)
+    sections = {section: _section_json(events, section) for section in _SECTIONS}
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    values = events.select(
+        pl.lit(stamp if postgresql else f"{stamp[:10]} {stamp[11:26]}").alias("at"),
+        *_TEXT_COLUMNS,
+        pl.concat_str(
+            [
+                pl.lit('{"action":'),
+                _json_text("action"),
+                pl.lit(',"actor":'),
+                _json_text("actor"),
+                pl.lit(',"after":'),
+                sections["after"],
+                pl.lit(',"at":' + json.encoder.encode_basestring(stamp) + ',"before":'),
+                sections["before"],
+                pl.lit(',"details":'),
+                sections["details"],
+                pl.lit(',"subject":'),
+                _json_text(pl.concat_str([pl.col("subject_type"), pl.lit(":"), pl.col("subject_id")])),
+                pl.lit("}"),
+            ]
+        ).alias("payload"),
+    )
+    session.flush()  # whatever the caller has pending is written first: the event follows the change
+    if values.height == 0:
+        return range(0)
+    bodies = values.get_column("payload").cast(pl.Binary).to_list()
+    conn = session.connection()
+    state = lock_log_state(conn)
+    first = state.tree_size
+    previous = state.last_leaf_hash if first else GENESIS_PREVIOUS
+    entries, leaves, compact = _chain(first, previous, state.compact_range, bodies)
+    _insert_event_frame(conn, first, values, entries, leaves)
+    return _store_state(conn, first, len(bodies), compact, leaves[-1])
+
+
+def _json_text(column: str | pl.Expr) -> pl.Expr:
+    """A text column as JSON strings (quoted and escaped as the canonical encoder does)."""
+    expr = pl.col(column) if isinstance(column, str) else column
+    return pl.struct(expr.alias("v")).struct.json_encode().str.strip_prefix('{"v":').str.strip_suffix("}")
