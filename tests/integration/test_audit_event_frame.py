@@ -34,7 +34,7 @@ ROWS = st.lists(
             "actor": NAME,
             "action": NAME,
             "subject_type": st.text(
-                alphabet=st.characters(blacklist_characters="\x00"), min_size=1, max_size=32
+                alphabet=st.characters(blacklist_characters="\x00", codec="utf-8"), min_size=1, max_size=32
             ),
             "subject_id": NAME,
             "accounts": st.none() | st.lists(TEXT, max_size=4),
