@@ -173,6 +173,7 @@ def _frame(**overrides: Any) -> pl.DataFrame:
         (_frame(subject_id=["1", None]), "subject_id"),
         (_frame().drop("action"), "action"),
         (_frame(details=[{"phone": None}, {"phone": "13800000000"}]), "details.phone"),
+        (_frame(details=[{"phone": None}, {"phone": 13800000000}]), "details.phone"),
         (_frame(after=[{"ratio": 0.5}, {"ratio": 1.5}]), "after.ratio"),
         (_frame(after=[{"on": dt.date(2026, 1, 1)}, None]), "after.on"),
         (_frame(colour=["red", "blue"]), "event"),

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -223,7 +222,7 @@ def test_postgres_copy_binds_parameters_through_their_types(postgres_engine: Eng
     )
 
 
-def test_other_databases_read_rows(database_url: str, tmp_path: Path) -> None:
+def test_other_databases_read_rows(database_url: str) -> None:
     engine = make_engine(database_url)
     META.create_all(engine)
     try:

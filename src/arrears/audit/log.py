@@ -538,9 +538,9 @@ def _section_json(frame: pl.DataFrame, section: str) -> pl.Expr:
         if field.name not in PERSONAL_FIELD_NAMES:
             continue
         values = frame.get_column(section).struct.field(field.name)
-        clear = values.is_not_null() & ~(
-            values.cast(pl.String).str.starts_with(_COMMITMENT_PREFIX) if field.dtype == pl.String else False
-        )
+        clear = values.is_not_null()  # only null or a commitment (text) may stand under such a name
+        if field.dtype == pl.String:
+            clear &= ~values.str.starts_with(_COMMITMENT_PREFIX)
         if clear.any():
             raise ValidationError(
                 f"{section}.{field.name} is personal data and cannot go into the audit log; record the "

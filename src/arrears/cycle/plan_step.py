@@ -632,19 +632,15 @@ def _case_accounts(conn: Connection, debtor_ids: list[int]) -> pl.DataFrame:
     """The accounts (not excluded) of the debtors' open cases, whatever partition or slice they are in."""
     a, ca, c = tables.Account, CaseAccount, Case
     schema = {"case_id": pl.Int64, "debtor_id": pl.Int64, "account_id": pl.Int64, "external_id": pl.String}
-    parts = [
-        _frame(
-            conn,
-            select(c.id, c.debtor_id, ca.account_id, a.external_id)
-            .join(ca, ca.case_id == c.id)
-            .join(a, a.id == ca.account_id)
-            .where(in_ids(conn, c.debtor_id, chunk), c.stage.in_(_OPEN_STAGES), ~ca.is_excluded),
-            schema,
-        )
-        for chunk in _chunks(debtor_ids)
-    ]
-    frame = pl.concat(parts) if parts else pl.DataFrame(schema=schema)
-    return frame.sort("debtor_id", "case_id", "account_id")
+    if not debtor_ids:
+        return pl.DataFrame(schema=schema)
+    query = (
+        select(c.id, c.debtor_id, ca.account_id, a.external_id)
+        .join(ca, ca.case_id == c.id)
+        .join(a, a.id == ca.account_id)
+        .where(in_ids(conn, c.debtor_id, debtor_ids), c.stage.in_(_OPEN_STAGES), ~ca.is_excluded)
+    )
+    return _frame(conn, query, schema).sort("debtor_id", "case_id", "account_id")
 
 
 def _judge(
