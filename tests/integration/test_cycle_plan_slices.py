@@ -1,5 +1,6 @@
 """The plan step in slices of account ids writes exactly what it writes in one pass over the partition:
-actions, compliance decisions, segment entries, experiment arms, messages and audit events, ids included."""
+actions, compliance decisions, segment entries, experiment arms, messages and audit events, ids included;
+both when the slices share what is read once for the partition and when each reads its own."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 from sqlalchemy import Engine, select, text
 
 from arrears.compliance.tables import ComplianceDecision
-from arrears.cycle import ledger_steps
+from arrears.cycle import ledger_steps, plan_step
 from arrears.cycle.ledger_steps import CycleContext
 from arrears.cycle.plan_step import plan_slices
 from arrears.cycle.runner import CycleReport, run_day
@@ -96,8 +97,9 @@ def _written(engine: Engine) -> dict[str, list[Any]]:
         }
 
 
+@pytest.mark.parametrize("shared", [True, False], ids=["shared-reads", "reads-per-slice"])
 def test_plan_in_slices_writes_what_one_pass_writes(
-    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared: bool
 ) -> None:
     _book(engine, tmp_path)
     with _copy(engine, tmp_path) as reference, monkeypatch.context() as patched:
@@ -110,6 +112,20 @@ def test_plan_in_slices_writes_what_one_pass_writes(
         expected = _written(reference)
 
     monkeypatch.setattr(ledger_steps, "ACCOUNTS_PER_SLICE", SLICE)
+    monkeypatch.setattr(plan_step, "SHARED_READS_MAX_ACCOUNTS", 9 * SLICE if shared else 9 * SLICE - 1)
+    calls: dict[str, int] = {"case_accounts": 0, "every_point": 0}
+    per_slice, points = plan_step._case_accounts, plan_step._contact_points
+
+    def counted_case_accounts(*args: Any, **kwargs: Any) -> Any:
+        calls["case_accounts"] += 1
+        return per_slice(*args, **kwargs)
+
+    def counted_points(*args: Any, **kwargs: Any) -> Any:
+        calls["every_point"] += bool(kwargs.get("every"))
+        return points(*args, **kwargs)
+
+    monkeypatch.setattr(plan_step, "_case_accounts", counted_case_accounts)
+    monkeypatch.setattr(plan_step, "_contact_points", counted_points)
     with engine.connect() as conn:
         ids = list(conn.execute(select(tables.Account.id).order_by(tables.Account.id)).scalars())
         slices = plan_slices(conn, CycleContext(as_of=AS_OF, now=NOW, actor="t", products={}))
@@ -121,6 +137,12 @@ def test_plan_in_slices_writes_what_one_pass_writes(
 
     assert counts == expected_counts
     assert got == expected
+    if shared:
+        # Cases' accounts never read per slice; every point read once, on the first day only.
+        assert calls == {"case_accounts": 0, "every_point": 1}
+    else:
+        assert calls["every_point"] == 0
+        assert calls["case_accounts"] >= 9
     first, second = counts
     assert first["accounts"] == ACCOUNTS
     assert first["actions"] == len([a for a in got["actions"] if a[1] == AS_OF]) > 0

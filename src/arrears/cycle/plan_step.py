@@ -30,6 +30,7 @@ from arrears.cases.contacts import history_outcome
 from arrears.cases.tables import Case, CaseAccount, CaseHold, ContactRecord, Dispute, Promise
 from arrears.compliance import check_batch
 from arrears.compliance.service import DecisionSummary, record_decisions_event, store_decisions
+from arrears.cycle import ledger_steps
 from arrears.cycle.frames import read_frame
 from arrears.cycle.ledger_steps import CycleContext, account_slices
 from arrears.cycle.tables import DailyPosition
@@ -56,6 +57,11 @@ from arrears.strategy.tables import StrategyVersion
 
 __all__ = ["plan_slices", "step_plan"]
 
+
+SHARED_READS_MAX_ACCOUNTS = 2_000_000
+"""A partition of at most this many open accounts (in whole slices) reads its open cases' accounts once
+for all its slices, and every contact point once on a day when most debtors are judged (see
+:class:`_Shared`); a larger one reads them slice by slice, so that memory stays bounded."""
 
 _OPEN_STAGES = ("new", "initial_contact", "confirmed", "negotiating", "arranged", "escalated", "legal")
 _PHONE_CHANNELS = ("call", "sms", "voicemail_message")
@@ -364,8 +370,18 @@ def step_plan(conn: Connection, ctx: CycleContext) -> dict[str, Any]:
             return {"accounts": accounts, "actions": 0, "strategy": None}
         version_id, strategy = chosen
         day = _Day()
+        shared = _Shared.for_step(conn, ctx, slices)
         for ids in slices:
-            _plan_slice(session, ctx, ids, day, strategy=strategy, version_id=version_id, settings=settings)
+            _plan_slice(
+                session,
+                ctx,
+                ids,
+                day,
+                strategy=strategy,
+                version_id=version_id,
+                settings=settings,
+                shared=shared,
+            )
         # One event for the partition's segmentation, then one for its decisions, as one pass writes them.
         record_segmentation_event(
             session, strategy_id=strategy.id, version_id=version_id, as_of=ctx.as_of, actor=ctx.actor,
@@ -396,6 +412,70 @@ class _Day:
         self.decisions = DecisionSummary()
 
 
+class _Shared:
+    """What the slices of one partition read once instead of once per slice, when they may.
+
+    With one partition and several slices of a book of at most :data:`SHARED_READS_MAX_ACCOUNTS`
+    open accounts: the open cases' accounts of the whole book (each slice takes its own, and the
+    judged debtors' cases whatever slice their accounts are in), and, from the first slice whose
+    judged debtors are at least half of its debtors (the first day of a book), every debtor's own
+    contact points. What is read is what the slices would read each, so nothing written changes
+    (``tests/integration/test_cycle_plan_slices.py`` runs both ways).
+    """
+
+    def __init__(self, links: pl.DataFrame | None = None) -> None:
+        self.links = links
+        self.points: pl.DataFrame | None = None
+
+    @classmethod
+    def for_step(cls, conn: Connection, ctx: CycleContext, slices: list[IdBounds]) -> _Shared:
+        if (
+            ctx.partitions == 1
+            and len(slices) > 1
+            and (len(slices) * ledger_steps.ACCOUNTS_PER_SLICE <= SHARED_READS_MAX_ACCOUNTS)
+        ):
+            return cls(_open_case_links(conn, ctx, WHOLE))
+        return cls()
+
+    def links_within(self, conn: Connection, ctx: CycleContext, ids: IdBounds) -> pl.DataFrame:
+        """The open cases' accounts within ``ids`` (:func:`_open_case_links`)."""
+        if self.links is None:
+            return _open_case_links(conn, ctx, ids)
+        low, high = ids
+        kept = pl.lit(True)
+        if low is not None:
+            kept = kept & (pl.col("account_id") >= low)
+        if high is not None:
+            kept = kept & (pl.col("account_id") < high)
+        return self.links.filter(kept)
+
+    def case_accounts(self, conn: Connection, debtor_ids: list[int]) -> pl.DataFrame:
+        """The accounts of the debtors' open cases (:func:`_case_accounts`)."""
+        if self.links is None:
+            return _case_accounts(conn, debtor_ids)
+        return _links_of_debtors(self.links, debtor_ids)
+
+    def contact_points(self, conn: Connection, debtor_ids: list[int], *, most: bool) -> pl.DataFrame:
+        """The debtors' own contact points in id order (:func:`_contact_points`)."""
+        if self.links is None:
+            return _contact_points(conn, debtor_ids, most=False)
+        if self.points is None:
+            if not most:
+                return _contact_points(conn, debtor_ids)
+            self.points = _contact_points(conn, [], every=True)
+        wanted = pl.Series(debtor_ids, dtype=pl.Int64).implode()
+        return self.points.filter(pl.col("debtor_id").is_in(wanted))
+
+
+def _links_of_debtors(links: pl.DataFrame, debtor_ids: list[int]) -> pl.DataFrame:
+    """The rows of ``links`` (:func:`_open_case_links`) of the debtors, as :func:`_case_accounts` gives them."""
+    return (
+        links.filter(pl.col("debtor_id").is_in(pl.Series(debtor_ids, dtype=pl.Int64).implode()))
+        .select("case_id", "debtor_id", "account_id", "external_id")
+        .sort("debtor_id", "case_id", "account_id")
+    )
+
+
 def _counts(parts: list[pl.DataFrame], key: str) -> dict[Any, int]:
     """The slices' counts per ``key`` (frames of ``key`` and ``len``) added up, in ``key`` order."""
     if not parts:
@@ -413,10 +493,12 @@ def _plan_slice(
     strategy: Strategy,
     version_id: int,
     settings: Any,
+    shared: _Shared | None = None,
 ) -> None:
     """Plan, judge and write the accounts of one slice; add its counts to ``day``."""
     conn = session.connection()
-    links = _open_case_links(conn, ctx, ids)
+    shared = shared or _Shared()
+    links = shared.links_within(conn, ctx, ids)
     features = _features(conn, ctx, links, ids)
     scope = (ctx.partition, ctx.partitions)
     open_entries = segment_entries_open(session, strategy.id, scope, ids)
@@ -446,7 +528,9 @@ def _plan_slice(
         "debtor_id"
     )
     whole = ids == WHOLE
-    judged = _judge(conn, ctx, actions, settings.collector_type, debtor_facts, links, whole=whole)
+    judged = _judge(
+        conn, ctx, actions, settings.collector_type, debtor_facts, links, whole=whole, shared=shared
+    )
     day.actions += _write_actions(conn, ctx, judged, strategy_id=strategy.id, day=day)
     day.accounts += features.height
     day.segmented += plan.accounts.height
@@ -456,11 +540,14 @@ def _plan_slice(
     day.channels.append(judged.group_by("channel").len())
 
 
-def _contact_points(conn: Connection, debtor_ids: list[int], *, most: bool = False) -> pl.DataFrame:
+def _contact_points(
+    conn: Connection, debtor_ids: list[int], *, most: bool = False, every: bool = False
+) -> pl.DataFrame:
     """The debtors' own contact points (not their persons'), in id order.
 
     ``most``: the debtors are most of those on file, so every debtor's points are read and the
-    others dropped here (cheaper than matching each row against the list in SQL).
+    others dropped here (cheaper than matching each row against the list in SQL). ``every``: every
+    debtor's points, whatever ``debtor_ids`` holds.
     """
     cp = tables.ContactPoint
     schema = {
@@ -471,6 +558,8 @@ def _contact_points(conn: Connection, debtor_ids: list[int], *, most: bool = Fal
         "value": pl.String,
     }
     query = select(cp.id, cp.debtor_id, cp.kind, cp.place, cp.value).where(cp.person_id.is_(None))
+    if every:
+        return _frame(conn, query, schema).sort("id")
     if not debtor_ids:
         return pl.DataFrame(schema=schema)
     if most:
@@ -652,6 +741,7 @@ def _judge(
     links: pl.DataFrame,
     *,
     whole: bool = True,
+    shared: _Shared | None = None,
 ) -> pl.DataFrame:
     """Add the compliance decision to every contact action (escalations are not contacts).
 
@@ -677,18 +767,16 @@ def _judge(
         return pl.concat([others], how="diagonal_relaxed")
     debtor_ids = contacts["debtor_id"].unique().sort().to_list()
     # Most of the partition's debtors on the first day of a book; a few on the days after.
-    points = _contact_points(
-        conn, debtor_ids, most=whole and ctx.partitions == 1 and 2 * len(debtor_ids) >= debtor_facts.height
-    )
+    most = ctx.partitions == 1 and 2 * len(debtor_ids) >= debtor_facts.height
+    if whole:
+        points = _contact_points(conn, debtor_ids, most=most)
+    else:
+        points = (shared or _Shared()).contact_points(conn, debtor_ids, most=most)
     if ctx.partitions > 1 or not whole:
         # A debtor's cases may hold accounts of other partitions or slices: read them all.
-        case_accounts = _case_accounts(conn, debtor_ids)
+        case_accounts = (shared or _Shared()).case_accounts(conn, debtor_ids)
     else:
-        case_accounts = (
-            links.filter(pl.col("debtor_id").is_in(debtor_ids))
-            .select("case_id", "debtor_id", "account_id", "external_id")
-            .sort("debtor_id", "case_id", "account_id")
-        )
+        case_accounts = _links_of_debtors(links, debtor_ids)
     cases = _cases_input(
         conn, debtor_facts.filter(pl.col("debtor_id").is_in(debtor_ids)), points, case_accounts
     )
