@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 from sqlalchemy import Connection, Executable, Text, cast, func, select
@@ -24,6 +25,7 @@ __all__ = [
     "open_accounts",
     "partition_filter",
     "positions_on",
+    "read_ahead",
     "read_frame",
     "schedule_items",
 ]
@@ -34,6 +36,10 @@ IdRange = tuple[int, int]
 """Account ids ``lo <= id < hi``: a slice of the book worked on at once to bound memory."""
 
 _FETCH_ROWS = 200_000
+
+_T = TypeVar("_T")
+_Ids = TypeVar("_Ids")
+_Ctx = TypeVar("_Ctx")
 _SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S%.f"
 
 
@@ -82,6 +88,37 @@ def _read_rows(conn: Connection, query: Executable, schema: Mapping[str, Any]) -
     finally:
         result.close()
     return pl.concat(parts) if parts else pl.DataFrame(schema=schema)
+
+
+def read_ahead(
+    conn: Connection,
+    ctx: _Ctx,
+    slices: Sequence[_Ids],
+    read: Callable[[Connection, _Ctx, _Ids], _T],
+) -> Iterator[tuple[_Ids, _T]]:
+    """Each slice with what ``read`` reads of it; the next slice's is read on a second connection
+    while the caller works on this one.
+
+    The reads are whole-column queries whose time is spent in the database driver and in Polars,
+    both of which let other Python threads run, so on a machine with a spare core the next slice's
+    read overlaps this slice's computing and writing. The second connection sees what is committed:
+    a slice's rows are written only by this step, in the caller's transaction, and slices are
+    disjoint ranges of accounts, so the next slice's rows are the same through either connection
+    (on SQLite no other writer can commit while this transaction holds the write lock). One slice,
+    or an in-memory database, is read on the caller's connection.
+    """
+    url = conn.engine.url
+    if len(slices) < 2 or (url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")):
+        for ids in slices:
+            yield ids, read(conn, ctx, ids)
+        return
+    with conn.engine.connect() as side, ThreadPoolExecutor(max_workers=1) as pool:
+        pending: Future[_T] | None = None
+        for index, ids in enumerate(slices):
+            got = read(conn, ctx, ids) if pending is None else pending.result()
+            pending = pool.submit(read, side, ctx, slices[index + 1]) if index + 1 < len(slices) else None
+            yield ids, got
+        side.rollback()
 
 
 def partition_filter(column: object, partition: int, partitions: int) -> object:

@@ -20,6 +20,7 @@ from arrears.cycle.frames import (
     open_accounts,
     partition_filter,
     positions_on,
+    read_ahead,
     read_frame,
     schedule_items,
 )
@@ -113,8 +114,7 @@ def _open_accounts(conn: Connection, ctx: CycleContext, ids: IdRange) -> pl.Data
 def step_accrue(conn: Connection, ctx: CycleContext) -> dict[str, Any]:
     """Post the interest of instalments falling due, late fees after grace, and the day's 罚息 and 复利."""
     counts = {"accounts": 0, "interest_charges": 0, "late_fees": 0, "accruals": 0}
-    for ids in account_slices(conn, ctx):
-        accounts = _open_accounts(conn, ctx, ids)
+    for ids, accounts in read_ahead(conn, ctx, account_slices(conn, ctx), _open_accounts):
         if accounts.height == 0:
             continue
         items = schedule_items(accounts, keep=True)  # the positions step uses it next
@@ -362,6 +362,16 @@ def _roll_forward(
     return pl.concat([folded, added]).group_by("account_id").agg(pl.col(amounts).sum())
 
 
+def _accounts_and_balances(
+    conn: Connection, ctx: CycleContext, ids: IdRange
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The slice's open accounts and their ledger folds through the day."""
+    balances = balances_through(
+        conn, through=ctx.as_of, partition=ctx.partition, partitions=ctx.partitions, ids=ids
+    )
+    return _open_accounts(conn, ctx, ids), balances
+
+
 def step_positions(conn: Connection, ctx: CycleContext) -> dict[str, Any]:
     """Snapshot each open account's balances, overdue amount, DPD and bucket at the end of the day."""
     p = DailyPosition
@@ -373,11 +383,9 @@ def step_positions(conn: Connection, ctx: CycleContext) -> dict[str, Any]:
     conn.execute(stale)
     written = 0
     by_bucket: dict[str, int] = {}
-    for ids in account_slices(conn, ctx):
-        accounts = _open_accounts(conn, ctx, ids)
-        balances = balances_through(
-            conn, through=ctx.as_of, partition=ctx.partition, partitions=ctx.partitions, ids=ids
-        )
+    for _ids, (accounts, balances) in read_ahead(
+        conn, ctx, account_slices(conn, ctx), _accounts_and_balances
+    ):
         pos = positions_on(
             accounts, schedule_items(accounts, take=True), balances, as_of=ctx.as_of, products=ctx.products
         )

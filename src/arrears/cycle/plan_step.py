@@ -31,7 +31,7 @@ from arrears.cases.tables import Case, CaseAccount, CaseHold, ContactRecord, Dis
 from arrears.compliance import check_batch
 from arrears.compliance.service import DecisionSummary, record_decisions_event, store_decisions
 from arrears.cycle import ledger_steps
-from arrears.cycle.frames import read_frame
+from arrears.cycle.frames import read_ahead, read_frame
 from arrears.cycle.ledger_steps import CycleContext, account_slices
 from arrears.cycle.tables import DailyPosition
 from arrears.domain.cases.enums import Channel as CaseChannel
@@ -298,9 +298,14 @@ def _case_facts(
 
 
 def _features(
-    conn: Connection, ctx: CycleContext, links: pl.DataFrame, ids: IdBounds = WHOLE
+    conn: Connection,
+    ctx: CycleContext,
+    links: pl.DataFrame,
+    ids: IdBounds = WHOLE,
+    positions: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    positions = _positions(conn, ctx, ids)
+    if positions is None:
+        positions = _positions(conn, ctx, ids)
     features = features_from_positions(
         conn,
         positions.select("account_id", "dpd", "bucket", "total_minor", "overdue_minor", "product_code",
@@ -371,17 +376,12 @@ def step_plan(conn: Connection, ctx: CycleContext) -> dict[str, Any]:
         version_id, strategy = chosen
         day = _Day()
         shared = _Shared.for_step(conn, ctx, slices)
-        for ids in slices:
+        # The next slice's positions are read on a second connection while this one is planned.
+        for ids, positions in read_ahead(conn, ctx, slices, _positions):
             _plan_slice(
-                session,
-                ctx,
-                ids,
-                day,
-                strategy=strategy,
-                version_id=version_id,
-                settings=settings,
-                shared=shared,
-            )
+                session, ctx, ids, day, strategy=strategy, version_id=version_id, settings=settings,
+                shared=shared, positions=positions,
+            )  # fmt: skip
         # One event for the partition's segmentation, then one for its decisions, as one pass writes them.
         record_segmentation_event(
             session, strategy_id=strategy.id, version_id=version_id, as_of=ctx.as_of, actor=ctx.actor,
@@ -494,12 +494,16 @@ def _plan_slice(
     version_id: int,
     settings: Any,
     shared: _Shared | None = None,
+    positions: pl.DataFrame | None = None,
 ) -> None:
-    """Plan, judge and write the accounts of one slice; add its counts to ``day``."""
+    """Plan, judge and write the accounts of one slice; add its counts to ``day``.
+
+    ``positions``: what :func:`_positions` reads of the slice, when the caller has read it already.
+    """
     conn = session.connection()
     shared = shared or _Shared()
     links = shared.links_within(conn, ctx, ids)
-    features = _features(conn, ctx, links, ids)
+    features = _features(conn, ctx, links, ids, positions)
     scope = (ctx.partition, ctx.partitions)
     open_entries = segment_entries_open(session, strategy.id, scope, ids)
     recorded = recorded_assignments(session, scope, ids)
