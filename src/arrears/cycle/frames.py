@@ -36,11 +36,11 @@ IdRange = tuple[int, int]
 """Account ids ``lo <= id < hi``: a slice of the book worked on at once to bound memory."""
 
 _FETCH_ROWS = 200_000
+_SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S%.f"
 
 _T = TypeVar("_T")
 _Ids = TypeVar("_Ids")
 _Ctx = TypeVar("_Ctx")
-_SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S%.f"
 
 
 def read_frame(conn: Connection, query: Executable, schema: Mapping[str, Any]) -> pl.DataFrame:
@@ -118,7 +118,6 @@ def read_ahead(
             got = read(conn, ctx, ids) if pending is None else pending.result()
             pending = pool.submit(read, side, ctx, slices[index + 1]) if index + 1 < len(slices) else None
             yield ids, got
-        side.rollback()
 
 
 def partition_filter(column: object, partition: int, partitions: int) -> object:

@@ -114,7 +114,8 @@ def _open_accounts(conn: Connection, ctx: CycleContext, ids: IdRange) -> pl.Data
 def step_accrue(conn: Connection, ctx: CycleContext) -> dict[str, Any]:
     """Post the interest of instalments falling due, late fees after grace, and the day's 罚息 and 复利."""
     counts = {"accounts": 0, "interest_charges": 0, "late_fees": 0, "accruals": 0}
-    for ids, accounts in read_ahead(conn, ctx, account_slices(conn, ctx), _open_accounts):
+    for ids in account_slices(conn, ctx):
+        accounts = _open_accounts(conn, ctx, ids)
         if accounts.height == 0:
             continue
         items = schedule_items(accounts, keep=True)  # the positions step uses it next

@@ -493,7 +493,7 @@ def _plan_slice(
     strategy: Strategy,
     version_id: int,
     settings: Any,
-    shared: _Shared | None = None,
+    shared: _Shared,
     positions: pl.DataFrame | None = None,
 ) -> None:
     """Plan, judge and write the accounts of one slice; add its counts to ``day``.
@@ -501,7 +501,6 @@ def _plan_slice(
     ``positions``: what :func:`_positions` reads of the slice, when the caller has read it already.
     """
     conn = session.connection()
-    shared = shared or _Shared()
     links = shared.links_within(conn, ctx, ids)
     features = _features(conn, ctx, links, ids, positions)
     scope = (ctx.partition, ctx.partitions)
@@ -744,8 +743,8 @@ def _judge(
     debtor_facts: pl.DataFrame,
     links: pl.DataFrame,
     *,
-    whole: bool = True,
-    shared: _Shared | None = None,
+    whole: bool,
+    shared: _Shared,
 ) -> pl.DataFrame:
     """Add the compliance decision to every contact action (escalations are not contacts).
 
@@ -775,10 +774,10 @@ def _judge(
     if whole:
         points = _contact_points(conn, debtor_ids, most=most)
     else:
-        points = (shared or _Shared()).contact_points(conn, debtor_ids, most=most)
+        points = shared.contact_points(conn, debtor_ids, most=most)
     if ctx.partitions > 1 or not whole:
         # A debtor's cases may hold accounts of other partitions or slices: read them all.
-        case_accounts = (shared or _Shared()).case_accounts(conn, debtor_ids)
+        case_accounts = shared.case_accounts(conn, debtor_ids)
     else:
         case_accounts = _links_of_debtors(links, debtor_ids)
     cases = _cases_input(
