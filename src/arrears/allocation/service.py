@@ -554,11 +554,12 @@ def build_queues(
         (pl.int_range(1, pl.len() + 1, dtype=pl.Int64) + start_rank).alias("rank"),
         pl.lit(0).alias("reassignments"),
     )
+    # Ids and rows in account order: the table, its account-keyed indexes and the foreign-key checks
+    # against accounts all walk forward page by page instead of at random. The queue's order is the
+    # ``rank`` column, not the id.
+    rows = rows.sort("account_id", "action_id")
     rows = rows.with_columns(bulk.allocate_ids(conn, "work_items", rows.height).alias("id"))
-    # Ids follow the rank; the rows go in in account order, so the account-keyed indexes and the
-    # foreign-key checks against accounts walk forward page by page instead of at random (the same
-    # rows and ids either way).
-    bulk.insert_frame(conn, "work_items", rows.sort("account_id", "action_id"))
+    bulk.insert_frame(conn, "work_items", rows)
     codes = dict(collectors.select("collector_id", "code").iter_rows())
     per = assigned.drop_nulls("collector_id").group_by("collector_id").len().sort("collector_id")
     by_collector = {codes[c]: int(n) for c, n in per.iter_rows()}
