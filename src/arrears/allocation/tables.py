@@ -68,7 +68,7 @@ class WorkItem(Base):
 
     __tablename__ = "work_items"
     id: Mapped[int] = mapped_column(_ID, primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    account_id: Mapped[int] = mapped_column(_ID)  # no per-row key check (migration 0011)
     collector_id: Mapped[int | None] = mapped_column(ForeignKey("collectors.id"))
     queued_on: Mapped[dt.date] = mapped_column(Date)
     expected_recovery_minor: Mapped[int] = mapped_column(BigInteger)

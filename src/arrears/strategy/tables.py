@@ -37,7 +37,7 @@ class SegmentEntry(Base):
 
     __tablename__ = "segment_entries"
     id: Mapped[int] = mapped_column(_ID, primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    account_id: Mapped[int] = mapped_column(_ID)  # no per-row key check (migration 0011)
     strategy_id: Mapped[str] = mapped_column(String(64))
     segment_id: Mapped[str] = mapped_column(String(64))
     strategy_version_id: Mapped[int] = mapped_column(ForeignKey("strategy_versions.id"))
@@ -56,7 +56,7 @@ class ExperimentAssignment(Base):
 
     __tablename__ = "experiment_assignments"
     id: Mapped[int] = mapped_column(_ID, primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    account_id: Mapped[int] = mapped_column(_ID)  # no per-row key check (migration 0011)
     experiment_id: Mapped[str] = mapped_column(String(64))
     variant_id: Mapped[str] = mapped_column(String(64))
     is_control: Mapped[bool] = mapped_column(default=False)
