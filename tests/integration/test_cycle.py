@@ -168,3 +168,44 @@ def test_late_fee_after_grace_and_never_pyramided(engine: Engine, tmp_path: Path
     assert l1.balances["fee"] == Decimal("15.00")
     assert l2.balances["fee"] == Decimal("0.00")
     assert l1.ledger[-1]["effective_on"] == dt.date(2026, 7, 21)
+
+
+def test_charged_through_moves_when_an_instalment_falls_due_or_the_product_does_not_accrue(
+    engine: Engine, tmp_path: Path
+) -> None:
+    # A1 accrues 罚息 (cn-consumer-loan); A3's product accrues nothing (us-installment). Balances stated
+    # 2026-06-20; the next instalment of both falls due 2026-07-10.
+    path = write_csv(
+        tmp_path / "a.csv", [good_row("A1"), good_row("A3", debtor="D3", product="us-installment")]
+    )
+    report = import_accounts(engine=engine, path=path, actor="tester", now=NOW)
+    assert report.rows_inserted == 2
+
+    def charged_through() -> dict[str, dt.date]:
+        with engine.connect() as conn:
+            a = tables.Account
+            return {ext: on for ext, on in conn.execute(select(a.external_id, a.charged_through_on))}
+
+    run_day(engine, as_of=dt.date(2026, 6, 21), actor="cycle", now=NOW)
+    # A1: nothing fell due since 2026-06-20, so the stored date already covers every instalment due by
+    # today and is not rewritten; A3 has no accrual carry to start from later, so it moves every day.
+    assert charged_through() == {"A1": dt.date(2026, 6, 20), "A3": dt.date(2026, 6, 21)}
+    catch_up(engine, through=dt.date(2026, 7, 9), actor="cycle", now=NOW)
+    assert charged_through() == {"A1": dt.date(2026, 6, 20), "A3": dt.date(2026, 7, 9)}
+    run_day(engine, as_of=dt.date(2026, 7, 10), actor="cycle", now=NOW)
+    assert charged_through() == {"A1": dt.date(2026, 7, 10), "A3": dt.date(2026, 7, 10)}
+    run_day(engine, as_of=dt.date(2026, 7, 11), actor="cycle", now=NOW)
+    assert charged_through() == {"A1": dt.date(2026, 7, 10), "A3": dt.date(2026, 7, 11)}
+    # The interest of 2026-07-10 was posted once, and the positions of the days after read it as posted.
+    keys = [e[0] for e in entries(engine, "A1", dt.date(2026, 7, 11))]
+    assert keys.count("interest:2026-07-10") == 1
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(DailyPosition.as_of, DailyPosition.overdue_minor, DailyPosition.interest_minor)
+            .join(tables.Account, tables.Account.id == DailyPosition.account_id)
+            .where(tables.Account.external_id == "A1", DailyPosition.as_of >= dt.date(2026, 7, 9))
+            .order_by(DailyPosition.as_of)
+        ).all()
+    interest_due = int((INST[5].interest * 100).to_integral_value())
+    assert rows[1][2] - rows[0][2] == interest_due  # posted on its due date
+    assert rows[2][2] == rows[1][2]  # and not counted again the day after
