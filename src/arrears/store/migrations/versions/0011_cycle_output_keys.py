@@ -10,7 +10,9 @@ debtors are never deleted. A database-enforced key on those columns only repeate
 per row, which on PostgreSQL is a locking lookup of the account for every row written (about a tenth
 of a first day). These keys are dropped; the keys to configuration (strategy versions, collectors),
 from outbox messages to their actions, and every key of the master, case and ledger tables stay.
-Downgrade puts them back.
+Downgrade puts them back. On SQLite a constraint cannot be dropped in place, so the five tables are
+copied into new ones without it (Alembic's batch mode): the upgrade takes time in proportion to
+the rows they hold.
 """
 
 from __future__ import annotations
