@@ -164,7 +164,7 @@ def _charged_through_moves(accounts: pl.DataFrame, items: pl.DataFrame, ctx: Cyc
     product that accrues gets today (see :func:`_accrue_penalties`); accounts of other products, which
     may accrue later if their product's terms change, are still brought forward every day. Most
     accounts are therefore not rewritten on most days (on PostgreSQL, rewriting every account row
-    every day was a fifth of this step).
+    every day was about a quarter of this step).
     """
     accruing = [code for code, p in ctx.products.items() if p.penalty is not None or p.compound_interest]
     frame = accounts.select("account_id", "product_code", "charged_through_on")
