@@ -100,7 +100,7 @@ def _state(conn: Connection, first_seq: int) -> dict[str, Any]:
             ).order_by(ClosureRecord.case_id)
         ).all(),
         "events": conn.execute(
-            select(e.subject_id, e.action, e.payload).where(e.seq >= first_seq).order_by(e.seq)
+            select(e.subject_id, e.action, e.payload, e.entry).where(e.seq >= first_seq).order_by(e.seq)
         ).all(),
     }
 

@@ -30,7 +30,7 @@ import polars as pl
 from sqlalchemy import BigInteger, Connection, Date, Text, bindparam, cast, column, func, select, text
 from sqlalchemy.orm import Session
 
-from arrears.audit.log import record_events
+from arrears.audit.log import record_event_frame, record_events
 from arrears.cases.policy import default_policy
 from arrears.cases.service import COMPONENTS, insert_new_case_links, open_cases_for_overdue, positions_frame
 from arrears.cases.tables import Case, CaseAccount, CaseHold, Plan, Promise
@@ -974,19 +974,21 @@ def evaluate_escalations(
         ),
         at=at,
     )  # fmt: skip
-    # Whole columns to Python once, for the events and the result alike.
-    case_ids, befores, targets, rules = (
-        moving[name].to_list() for name in ("case_id", "stage", "target", "fired")
+    # One case.escalate event per case moved, its documents built over whole columns
+    # (record_event_frame writes the bytes record_events would), a bounded slice at a time.
+    events = moving.select(
+        pl.lit(actor).alias("actor"),
+        pl.lit(f"case.{Event.ESCALATE.value}").alias("action"),
+        pl.lit("case").alias("subject_type"),
+        pl.col("case_id").cast(pl.String).alias("subject_id"),
+        pl.struct(pl.col("stage")).alias("before"),
+        pl.struct(pl.col("target").alias("stage")).alias("after"),
+        pl.struct(pl.col("fired").alias("rules")).alias("details"),
     )
-    action = f"case.{Event.ESCALATE.value}"
-    _append_events(
-        conn,
-        (
-            _event(actor, at, case_id, action, before={"stage": before}, after={"stage": target},
-                   details={"rules": rule_ids})
-            for case_id, before, target, rule_ids in zip(case_ids, befores, targets, rules, strict=True)
-        ),
-    )  # fmt: skip
+    for batch in events.iter_slices(_EVENTS_PER_APPEND):
+        with Session(bind=conn) as audit_session:
+            record_event_frame(audit_session, batch, at=at)
+    case_ids, rules = moving["case_id"].to_list(), moving["fired"].to_list()
     return {case_id: list(rule_ids) for case_id, rule_ids in zip(case_ids, rules, strict=True)}
 
 
