@@ -15,7 +15,7 @@ They work on a :class:`~sqlalchemy.Connection` in the caller's transaction and n
 ``daily_positions``); without it positions are computed from the ledger for every open account.
 ``snapshot=True`` (the cycle's choice) instead takes the day's ``daily_positions`` rows: payoffs join
 and aggregate them per case in the database, so that only the paid-off cases come back; escalation
-reads the case links and the day's DPD as columns and takes each case's highest in memory. Without
+reads them as columns (:func:`book_positions`) and takes each case's highest DPD in memory. Without
 rows for the day both fall back to the ledger as well.
 """
 
@@ -31,9 +31,15 @@ import polars as pl
 from sqlalchemy import BigInteger, Connection, Date, Text, bindparam, cast, column, func, select, text
 from sqlalchemy.orm import Session
 
-from arrears.audit.log import record_event_frame, record_events
+from arrears.audit.log import record_events
 from arrears.cases.policy import default_policy
-from arrears.cases.service import COMPONENTS, insert_new_case_links, open_cases_for_overdue, positions_frame
+from arrears.cases.service import (
+    COMPONENTS,
+    append_event_frame,
+    insert_new_case_links,
+    open_cases_for_overdue,
+    positions_frame,
+)
 from arrears.cases.tables import Case, CaseAccount, CaseHold, Plan, Promise
 from arrears.cycle.frames import read_frame
 from arrears.cycle.tables import DailyPosition
@@ -939,16 +945,16 @@ def evaluate_escalations(
     )
     if cases.height == 0:
         return {}
-    if positions is None and snapshot and _has_snapshot(conn, as_of):
-        dpd = _highest_dpd_in_snapshot(conn, as_of, stages)
-    else:
-        pos = positions if positions is not None else book_positions(conn, as_of, snapshot=False)
-        dpd = (
-            _links(conn, stages)
-            .join(pos.select("account_id", "dpd"), on="account_id", how="left")
-            .group_by("case_id")
-            .agg(pl.col("dpd").max().fill_null(0))
-        )
+    # Each case's highest DPD over its included accounts (0 for an account without a position): the
+    # links and the positions read as columns and joined here, which on a whole book costs less than
+    # joining and grouping them in SQL.
+    pos = positions if positions is not None else book_positions(conn, as_of, snapshot=snapshot)
+    dpd = (
+        _links(conn, stages)
+        .join(pos.select("account_id", "dpd"), on="account_id", how="left")
+        .group_by("case_id")
+        .agg(pl.col("dpd").max().fill_null(0))
+    )
     signals = cases.select(
         "case_id",
         "broken_promises",
@@ -976,7 +982,7 @@ def evaluate_escalations(
         at=at,
     )  # fmt: skip
     # One case.escalate event per case moved, its documents built over whole columns
-    # (record_event_frame writes the bytes record_events would), a bounded slice at a time.
+    # (record_event_frame writes the bytes record_events would).
     events = moving.select(
         pl.lit(actor).alias("actor"),
         pl.lit(f"case.{Event.ESCALATE.value}").alias("action"),
@@ -986,25 +992,6 @@ def evaluate_escalations(
         pl.struct(pl.col("target").alias("stage")).alias("after"),
         pl.struct(pl.col("fired").alias("rules")).alias("details"),
     )
-    for batch in events.iter_slices(_EVENTS_PER_APPEND):
-        with Session(bind=conn) as audit_session:
-            record_event_frame(audit_session, batch, at=at)
+    append_event_frame(conn, events, at=at)
     case_ids, rules = moving["case_id"].to_list(), moving["fired"].to_list()
     return {case_id: list(rule_ids) for case_id, rule_ids in zip(case_ids, rules, strict=True)}
-
-
-def _highest_dpd_in_snapshot(conn: Connection, as_of: dt.date, stages: Sequence[str]) -> pl.DataFrame:
-    """case_id, dpd: the highest days past due of each case's included accounts in the day's snapshot
-    (0 when none of them is in it)."""
-    # The links and the day's snapshot read as two columns each and joined here: a join and group in
-    # SQL walks the snapshot's index once per link, which on a whole book costs more than both reads.
-    p = DailyPosition
-    day = read_frame(
-        conn, select(p.account_id, p.dpd).where(p.as_of == as_of), {"account_id": pl.Int64, "dpd": pl.Int64}
-    )
-    return (
-        _links(conn, stages)
-        .join(day, on="account_id", how="left")
-        .group_by("case_id")
-        .agg(pl.col("dpd").max().fill_null(0))
-    )

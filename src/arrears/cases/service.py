@@ -45,6 +45,7 @@ from arrears.store.sql import packed
 __all__ = [
     "COMPONENTS",
     "active_holds",
+    "append_event_frame",
     "audit_case",
     "case_accounts",
     "case_positions",
@@ -310,6 +311,14 @@ def open_cases_for_overdue(
 _EVENTS_PER_APPEND = 50_000
 
 
+def append_event_frame(conn: Connection, events: pl.DataFrame, *, at: dt.datetime) -> None:
+    """Append one audit event per row of ``events`` (:func:`~arrears.audit.log.record_event_frame`'s
+    columns) in the caller's transaction, in row order, a bounded slice at a time."""
+    for batch in events.iter_slices(_EVENTS_PER_APPEND):
+        with Session(bind=conn) as audit_session:
+            record_event_frame(audit_session, batch, at=at)
+
+
 def insert_new_cases(
     conn: Connection, overdue: pl.DataFrame, *, as_of: dt.date, actor: str, at: dt.datetime, creditor: str
 ) -> int:
@@ -381,9 +390,7 @@ def insert_new_case_links(
             pl.lit(True).alias("bulk"),
         ).alias("details"),
     )
-    for batch in events.iter_slices(_EVENTS_PER_APPEND):
-        with Session(bind=conn) as audit_session:
-            record_event_frame(audit_session, batch, at=at)
+    append_event_frame(conn, events, at=at)
     return links.select("case_id", "account_id")
 
 

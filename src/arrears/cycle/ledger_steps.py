@@ -121,23 +121,22 @@ def step_accrue(conn: Connection, ctx: CycleContext) -> dict[str, Any]:
             continue
         items = schedule_items(accounts, keep=True)  # the positions step uses it next
         counts["accounts"] += accounts.height
-        counts["interest_charges"] += _post_scheduled_interest(conn, accounts, items, ctx, ids)
+        counts["interest_charges"] += _post_scheduled_interest(conn, accounts, items, ctx)
         counts["late_fees"] += _assess_late_fees(conn, accounts, items, ctx, ids)
         counts["accruals"] += _accrue_penalties(conn, accounts, items, ctx, ids)
     return counts
 
 
 def _post_scheduled_interest(
-    conn: Connection, accounts: pl.DataFrame, items: pl.DataFrame, ctx: CycleContext, ids: IdRange
+    conn: Connection, accounts: pl.DataFrame, items: pl.DataFrame, ctx: CycleContext
 ) -> int:
     """Contractual interest becomes owed on its due date: one charge per instalment, keyed by due date."""
-    due = items.join(accounts.select("account_id", "charged_through_on"), on="account_id").filter(
-        (pl.col("due_on") > pl.col("charged_through_on"))
-        & (pl.col("due_on") <= ctx.as_of)
-        & (pl.col("interest_minor") > 0)
+    # The instalments that fell due since the interest was last brought up to date.
+    fell_due = items.join(accounts.select("account_id", "charged_through_on"), on="account_id").filter(
+        (pl.col("due_on") > pl.col("charged_through_on")) & (pl.col("due_on") <= ctx.as_of)
     )
     entries = _entries(
-        due,
+        fell_due.filter(pl.col("interest_minor") > 0),
         kind="charge",
         key=pl.lit("interest:") + pl.col("due_on").dt.strftime("%Y-%m-%d"),
         effective_on=pl.col("due_on"),
@@ -146,15 +145,16 @@ def _post_scheduled_interest(
         memo="scheduled interest fell due",
     )
     written = _write_entries(conn, entries)
-    moved = _charged_through_moves(accounts, items, ctx)
+    moved = _charged_through_moves(accounts, fell_due.get_column("account_id"), ctx)
     if moved:
         a = tables.Account
         conn.execute(update(a).where(in_ids(conn, a.id, moved)).values(charged_through_on=ctx.as_of))
     return written
 
 
-def _charged_through_moves(accounts: pl.DataFrame, items: pl.DataFrame, ctx: CycleContext) -> list[int]:
-    """The accounts whose ``charged_through_on`` moves to ``as_of`` today, in id order.
+def _charged_through_moves(accounts: pl.DataFrame, fell_due: pl.Series, ctx: CycleContext) -> list[int]:
+    """The accounts whose ``charged_through_on`` moves to ``as_of`` today, in id order; ``fell_due``
+    holds the accounts with an instalment due after their stored date and by today.
 
     The date is read for two things: the instalments whose interest is not posted yet are those due
     after it and by the day in question (the posting above, and the positions), and an account never
@@ -167,15 +167,7 @@ def _charged_through_moves(accounts: pl.DataFrame, items: pl.DataFrame, ctx: Cyc
     every day was about a quarter of this step).
     """
     accruing = [code for code, p in ctx.products.items() if p.penalty is not None or p.compound_interest]
-    frame = accounts.select("account_id", "product_code", "charged_through_on")
-    fell_due = (
-        items.select("account_id", "due_on")
-        .join(frame, on="account_id")
-        .filter((pl.col("due_on") > pl.col("charged_through_on")) & (pl.col("due_on") <= ctx.as_of))
-        .get_column("account_id")
-        .unique()
-    )
-    moved = frame.filter(
+    moved = accounts.filter(
         (pl.col("charged_through_on") < ctx.as_of)
         & (~pl.col("product_code").is_in(accruing) | pl.col("account_id").is_in(fell_due.implode()))
     )
