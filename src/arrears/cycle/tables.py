@@ -33,9 +33,14 @@ class CycleStepRun(Base):
 
 
 class AccrualCarry(Base):
-    """Where an account's daily 罚息/复利 accrual stands (see arrears.domain.accrual.AccrualState)."""
+    """Where an account's daily 罚息/复利 accrual stands (see arrears.domain.accrual.AccrualState).
+
+    Every accruing account's row is rewritten each day: on PostgreSQL pages are filled half way so
+    that the new row versions stay on their page (migration ``0012``).
+    """
 
     __tablename__ = "accrual_carries"
+    __table_args__ = ({"postgresql_with": {"fillfactor": 50}},)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
     last_accrued_on: Mapped[dt.date] = mapped_column(Date)
     penalty_carry_units: Mapped[str] = mapped_column(String(64))
