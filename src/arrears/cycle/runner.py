@@ -26,6 +26,7 @@ from arrears.cycle.tables import CycleStepRun
 from arrears.domain.products import Product
 from arrears.errors import ValidationError
 from arrears.portfolio.products import ensure_builtin_products, product_catalogue
+from arrears.store.bulk import analyze_after_load
 from arrears.store.db import UnitOfWork, utcnow
 
 __all__ = [
@@ -49,22 +50,50 @@ class Step:
     run: StepFn
     description: str
     partitioned: bool = True  # False: the step works on the whole book once (partition 0 of 1)
+    # The tables the step loads in bulk, each with the counts (summed) that say how many rows it
+    # wrote: their planner statistics are refreshed before the step commits (store.bulk.analyze_after_load).
+    loads: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 STEPS: tuple[Step, ...] = (
-    Step("accrue", step_accrue, "interest falling due, late fees, daily 罚息 and 复利"),
-    Step("positions", step_positions, "DPD, buckets and balances snapshot"),
     Step(
-        "cases", step_cases, "open cases for newly overdue accounts; payoffs, settlements, follow-ups", False
+        "accrue",
+        step_accrue,
+        "interest falling due, late fees, daily 罚息 and 复利",
+        loads=(("ledger_entries", ("interest_charges", "late_fees", "accruals")),),
+    ),
+    Step(
+        "positions",
+        step_positions,
+        "DPD, buckets and balances snapshot",
+        loads=(("daily_positions", ("accounts",)),),
+    ),
+    Step(
+        "cases",
+        step_cases,
+        "open cases for newly overdue accounts; payoffs, settlements, follow-ups",
+        False,
+        loads=(("cases", ("opened",)), ("case_accounts", ("opened",))),
     ),
     Step("promises", step_promises, "promises and plans that fell due; escalation rules", False),
-    Step("plan", step_plan, "score, segment, arms, today's actions, compliance decisions"),
-    Step("dispatch", step_dispatch, "scheduled messages into the outbox"),
+    Step(
+        "plan",
+        step_plan,
+        "score, segment, arms, today's actions, compliance decisions",
+        loads=(("cycle_actions", ("actions",)), ("segment_entries", ("segment_entered",))),
+    ),
+    Step(
+        "dispatch",
+        step_dispatch,
+        "scheduled messages into the outbox",
+        loads=(("outbox_messages", ("messages",)),),
+    ),
     Step(
         "queues",
         step_queues,
         "scheduled calls into collectors' work queues; expired placements recalled",
         False,
+        loads=(("work_items", ("queued",)),),
     ),
     Step("checkpoint", step_checkpoint, "a signed tree head over the audit log", False),
 )
@@ -114,6 +143,8 @@ def run_step(engine: Engine, step: Step, ctx: CycleContext) -> dict[str, Any] | 
         started = utcnow()
         with _collector_paused():
             counts = step.run(conn, ctx)
+        for table, keys in step.loads:
+            analyze_after_load(conn, table, sum(int(counts.get(key) or 0) for key in keys))
         uow.session.add(
             CycleStepRun(
                 as_of=ctx.as_of,
