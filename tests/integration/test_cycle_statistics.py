@@ -65,6 +65,38 @@ def test_a_load_of_a_new_day_is_estimated_from_fresh_statistics(engine: Engine) 
             conn.exec_driver_sql("DROP TABLE IF EXISTS stats_probe")
 
 
+def test_a_refresh_that_cannot_get_its_lock_is_left_out_and_the_load_kept(engine: Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        return
+    rows = bulk.ANALYZE_FROM_ROWS
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE stats_probe (day date NOT NULL, n bigint NOT NULL)")
+        with engine.connect() as other, engine.connect() as conn:
+            # what a running VACUUM of the table holds
+            held = other.begin()
+            other.exec_driver_sql("LOCK TABLE stats_probe IN SHARE UPDATE EXCLUSIVE MODE")
+            with conn.begin():
+                timeout = conn.exec_driver_sql("SELECT current_setting('lock_timeout')").scalar_one()
+                conn.execute(
+                    text("INSERT INTO stats_probe SELECT :d, g FROM generate_series(1, :n) g"),
+                    {"d": dt.date(2026, 1, 1), "n": rows},
+                )
+                assert bulk.analyze_after_load(conn, "stats_probe", rows, lock_wait="200ms") is False
+                # the transaction carries on, with the lock wait it had
+                assert conn.exec_driver_sql("SELECT current_setting('lock_timeout')").scalar_one() == timeout
+                conn.execute(text("INSERT INTO stats_probe VALUES (:d, 0)"), {"d": dt.date(2026, 1, 2)})
+            held.rollback()
+            with conn.begin():
+                assert bulk.analyze_after_load(conn, "stats_probe", rows, lock_wait="200ms") is True
+                assert conn.exec_driver_sql("SELECT current_setting('lock_timeout')").scalar_one() == timeout
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM stats_probe").scalar_one() == rows + 1
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE IF EXISTS stats_probe")
+
+
 def test_the_runner_refreshes_the_tables_each_step_loaded(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -22,6 +22,7 @@ from sqlalchemy.exc import OperationalError
 
 __all__ = [
     "ANALYZE_FROM_ROWS",
+    "ANALYZE_LOCK_WAIT",
     "allocate_ids",
     "analyze_after_load",
     "deferred_indexes",
@@ -173,8 +174,15 @@ def postgres_columns(conn: Connection, query: Executable, schema: Mapping[str, A
 ANALYZE_FROM_ROWS = 10_000
 """Rows written to one table in one load from which :func:`analyze_after_load` refreshes its statistics."""
 
+ANALYZE_LOCK_WAIT = "5s"
+"""How long :func:`analyze_after_load` waits for the table's statistics lock before leaving it."""
 
-def analyze_after_load(conn: Connection, table: str, rows: int) -> bool:
+_LOCK_NOT_AVAILABLE = "55P03"
+
+
+def analyze_after_load(
+    conn: Connection, table: str, rows: int, *, lock_wait: str = ANALYZE_LOCK_WAIT
+) -> bool:
     """Refresh PostgreSQL's planner statistics of ``table`` after a load of ``rows`` rows, inside the
     caller's transaction (which the sample sees, its own rows included); returns whether it did.
 
@@ -185,10 +193,26 @@ def analyze_after_load(conn: Connection, table: str, rows: int) -> bool:
     reads a fixed sample (a few tenths of a second at that size). Loads under
     :data:`ANALYZE_FROM_ROWS` rows, and SQLite (whose planner keeps no such statistics unless asked),
     are left alone.
+
+    ``ANALYZE`` takes a lock that a running ``VACUUM`` of the table also holds (an anti-wraparound
+    vacuum of a large table can run for an hour). It waits at most ``lock_wait`` for it, inside a
+    savepoint; if the lock does not come, the refresh is left out, the transaction carries on
+    unharmed, and the function returns False.
     """
     if conn.dialect.name != "postgresql" or rows < ANALYZE_FROM_ROWS:
         return False
-    conn.exec_driver_sql(f"ANALYZE {table}")
+    previous = conn.exec_driver_sql("SELECT current_setting('lock_timeout')").scalar_one()
+    savepoint = conn.begin_nested()
+    try:
+        conn.exec_driver_sql("SELECT set_config('lock_timeout', %s, true)", (lock_wait,))
+        conn.exec_driver_sql(f"ANALYZE {table}")
+    except OperationalError as exc:
+        savepoint.rollback()  # the setting made inside it goes with it
+        if getattr(exc.orig, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
+            raise
+        return False
+    savepoint.commit()
+    conn.exec_driver_sql("SELECT set_config('lock_timeout', %s, true)", (previous,))
     return True
 
 
