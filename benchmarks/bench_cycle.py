@@ -20,6 +20,11 @@ for the accounts it contacts.
     .venv/bin/python benchmarks/bench_cycle.py --databases sqlite
     .venv/bin/python benchmarks/bench_cycle.py --accounts 1000000 --partitions 5   # bounded memory
 
+``--days N`` (default 2) runs the days after the second too, one after another, and reports the total
+of each: what a growing ledger history adds to a day (docs/cycle.md).
+
+    .venv/bin/python benchmarks/bench_cycle.py --accounts 100000 --databases sqlite --days 7
+
 On SQLite, ``--keep FILE`` keeps a copy of the database as set up (before the timed run), and
 ``--reuse FILE`` times a copy of such a file instead of setting up again (same book, before/after):
 
@@ -152,7 +157,7 @@ def _run_timed(
     return total, steps, peaks, report
 
 
-def timed(url: str, partitions: int = 1) -> None:
+def timed(url: str, partitions: int = 1, days: int = 2) -> None:
     """Run the first day step by step, then the next day (steady state), then the bare pass."""
     from arrears.cycle.tables import CycleAction, DailyPosition, OutboxMessage
     from arrears.store.db import make_engine
@@ -166,6 +171,11 @@ def timed(url: str, partitions: int = 1) -> None:
         )
     total2, steps2, _, report2 = _run_timed(engine, NEXT_DAY, NOW + dt.timedelta(days=1), partitions)
     bare = _bare_pass(engine, written)
+    later: list[float] = []  # after the bare pass, which so reads the ledger of the first two days only
+    for n in range(2, days):
+        later.append(
+            _run_timed(engine, AS_OF + dt.timedelta(days=n), NOW + dt.timedelta(days=n), partitions)[0]
+        )
     engine.dispose()
     peak = _peak_rss()
     print(
@@ -173,7 +183,7 @@ def timed(url: str, partitions: int = 1) -> None:
             {"total_s": total, "steps_s": steps, "bare_s": bare, "rows_written": written, "peak_rss": peak,
              "peak_rss_after": peaks,
              "counts": report.steps, "day2_total_s": total2, "day2_steps_s": steps2,
-             "day2_counts": report2.steps},
+             "day2_counts": report2.steps, "later_days_s": later},
             default=str,
         )
     )  # fmt: skip
@@ -194,6 +204,7 @@ def _measure(
     keep: Path | None = None,
     reuse: Path | None = None,
     partitions: int = 1,
+    days: int = 2,
 ) -> None:
     database = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite") else None
     if reuse is not None and database is not None:
@@ -205,7 +216,7 @@ def _measure(
         )
     if keep is not None and database is not None:
         shutil.copyfile(database, keep)
-    r = _child("--phase", "timed", "--url", url, "--partitions", str(partitions))
+    r = _child("--phase", "timed", "--url", url, "--partitions", str(partitions), "--days", str(days))
     steps = ", ".join(f"{k} {v:.2f}" for k, v in r["steps_s"].items())
     print(
         f"cycle [{name}, {partitions} partition(s) in process]: {accounts:,} accounts in {r['total_s']:.2f} s (target <= 60 s at 1,000,000); "
@@ -219,6 +230,8 @@ def _measure(
     steps2 = ", ".join(f"{k} {v:.2f}" for k, v in r["day2_steps_s"].items())
     print(f"  next day (steady state): {r['day2_total_s']:.2f} s; steps (s): {steps2}")
     print(f"  next day counts: {json.dumps(r['day2_counts'], default=str)}")
+    for n, seconds in enumerate(r["later_days_s"], start=3):
+        print(f"  day {n}: {seconds:.2f} s")
 
 
 def main(
@@ -227,11 +240,14 @@ def main(
     keep: Path | None = None,
     reuse: Path | None = None,
     partitions: int = 1,
+    days: int = 2,
 ) -> None:
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         if "sqlite" in databases:
-            _measure("sqlite", f"sqlite:///{folder / 'cycle.db'}", accounts, folder, keep, reuse, partitions)
+            _measure(
+                "sqlite", f"sqlite:///{folder / 'cycle.db'}", accounts, folder, keep, reuse, partitions, days
+            )
         if "postgresql" in databases:
             admin = create_engine(PG, isolation_level="AUTOCOMMIT")
             database = f"arrears_cycle_{uuid.uuid4().hex[:8]}"
@@ -248,6 +264,7 @@ def main(
                         accounts,
                         folder,
                         partitions=partitions,
+                        days=days,
                     )
                 finally:
                     with admin.connect() as conn:
@@ -264,6 +281,9 @@ if __name__ == "__main__":
     parser.add_argument(
         "--partitions", type=int, default=1, help="run the cycle in this many partitions, one after another"
     )
+    parser.add_argument(
+        "--days", type=int, default=2, help="days to run (at least 2: the first and the next)"
+    )
     parser.add_argument("--phase", choices=["setup", "timed"], help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
@@ -271,6 +291,8 @@ if __name__ == "__main__":
     if args.phase == "setup":
         setup(args.url, args.accounts, args.folder)
     elif args.phase == "timed":
-        timed(args.url, args.partitions)
+        timed(args.url, args.partitions, args.days)
     else:
-        main(args.accounts, args.databases, args.keep, args.reuse, args.partitions)
+        if args.days < 2:
+            parser.error("--days: at least 2 (the first day and the next)")
+        main(args.accounts, args.databases, args.keep, args.reuse, args.partitions, args.days)
