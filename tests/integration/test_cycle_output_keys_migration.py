@@ -18,8 +18,6 @@ DROPPED = {
 KEPT = {
     ("outbox_messages", "fk_outbox_messages_action_id_cycle_actions"),
     ("work_items", "fk_work_items_collector_id_collectors"),
-    ("segment_entries", "fk_segment_entries_strategy_version_id_strategy_versions"),
-    ("experiment_assignments", "fk_experiment_assignments_strategy_version_id_strategy_versions"),
     ("ledger_entries", "fk_ledger_entries_account_id_accounts"),
     ("case_accounts", "fk_case_accounts_account_id_accounts"),
     ("cases", "fk_cases_debtor_id_debtors"),

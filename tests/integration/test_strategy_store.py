@@ -13,7 +13,7 @@ from sqlalchemy import Engine, func, inspect, select
 
 import arrears
 import arrears.allocation.tables
-from arrears.errors import ValidationError
+from arrears.errors import NotFoundError, ValidationError
 from arrears.portfolio.accounts_import import import_accounts
 from arrears.sim.generate import generate_accounts, write
 from arrears.store import tables as core
@@ -100,6 +100,37 @@ def book(engine: Engine, tmp_path: Path) -> Engine:
     accounts = generate_accounts(60, as_of=AS_OF, seed=5)
     import_accounts(engine=engine, path=write(accounts, tmp_path / "accounts.csv"), actor="loader", now=NOW)
     return engine
+
+
+def test_a_day_recorded_under_an_unknown_or_foreign_version_is_refused_and_writes_nothing(
+    book: Engine,
+) -> None:
+    features = account_features(book, AS_OF)
+    text = SAMPLE.read_text(encoding="utf-8")
+    with UnitOfWork(book) as uow:
+        publish_strategy(uow.session, text=text, fmt="yaml", source="cn.yaml", actor="ana", now=NOW)
+        other = text.replace("id: cn-consumer", "id: cn-other", 1)
+        publish_strategy(uow.session, text=other, fmt="yaml", source="other.yaml", actor="ana", now=NOW)
+        uow.commit()
+    with UnitOfWork(book) as uow:
+        version_id, strategy = active_strategy(uow.session, strategy_id="cn-consumer")
+        other_id, _ = active_strategy(uow.session, strategy_id="cn-other")
+    plan = plan_day(features, strategy, as_of=AS_OF)
+    assert plan.accounts.height > 0
+    events = _count(book, core.AuditEvent)
+    for wrong, error, message in (
+        (version_id + other_id + 1, NotFoundError, "is not on file"),
+        (other_id, ValidationError, "is a version of 'cn-other', not of 'cn-consumer'"),
+    ):
+        with UnitOfWork(book) as uow, pytest.raises(error, match=message):
+            record_day(
+                uow.session, plan=plan, strategy_id=strategy.id, version_id=wrong, as_of=AS_OF, actor="cycle",
+                now=NOW,
+            )  # fmt: skip
+            uow.commit()
+    assert _count(book, st.SegmentEntry) == 0
+    assert _count(book, st.ExperimentAssignment) == 0
+    assert _count(book, core.AuditEvent) == events
 
 
 def test_features_segments_and_recorded_day(book: Engine) -> None:

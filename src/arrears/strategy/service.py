@@ -337,6 +337,21 @@ def simulate_strategy(session: Session, engine: Engine, *, strategy: Strategy, a
     )
 
 
+def _check_version(session: Session, strategy_id: str, version_id: int) -> None:
+    """Refuse a strategy version not on file, or of another strategy: every entry and assignment of
+    a write names this one version, which the database no longer checks per row (migration 0013)."""
+    owner = session.execute(
+        select(StrategyVersion.strategy_id).where(StrategyVersion.id == version_id)
+    ).scalar_one_or_none()
+    if owner is None:
+        raise NotFoundError(f"strategy version {version_id} is not on file")
+    if owner != strategy_id:
+        raise ValidationError(
+            f"strategy version {version_id} is a version of {owner!r}, not of {strategy_id!r}",
+            field="version_id",
+        )
+
+
 def record_day(
     session: Session,
     *,
@@ -355,13 +370,15 @@ def record_day(
     (without it when not ``audit``: a caller writing a day in parts records one
     :func:`record_segmentation_event` for the whole).
 
-    Idempotent for a date: entries already open in the same segment and assignments already recorded
-    are left alone, so a rerun writes nothing new. ``scope`` (partition, partitions) limits the run
+    ``version_id`` must be a version of ``strategy_id`` on file (checked once, before anything is
+    written). Idempotent for a date: entries already open in the same segment and assignments
+    already recorded are left alone, so a rerun writes nothing new. ``scope`` (partition, partitions) limits the run
     to one partition of the accounts: entries of other partitions are left alone. ``open_entries``
     (as :func:`segment_entries_open` returns them for the same strategy and scope, read in this
     transaction) spares reading them again; so does ``recorded`` (as :func:`recorded_assignments`
     returns them for the same scope).
     """
+    _check_version(session, strategy_id, version_id)
     conn = session.connection()
     current = segment_entries_open(session, strategy_id, scope) if open_entries is None else open_entries
     accounts = plan.accounts.select("account_id", "segment", "experiment", "variant", "is_control")

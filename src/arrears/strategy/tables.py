@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Date, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from arrears.store.tables import Base, UtcDateTime
@@ -40,7 +40,7 @@ class SegmentEntry(Base):
     account_id: Mapped[int] = mapped_column(_ID)  # no per-row key check (migration 0011)
     strategy_id: Mapped[str] = mapped_column(String(64))
     segment_id: Mapped[str] = mapped_column(String(64))
-    strategy_version_id: Mapped[int] = mapped_column(ForeignKey("strategy_versions.id"))
+    strategy_version_id: Mapped[int] = mapped_column(Integer)  # checked once per write (migration 0013)
     entered_on: Mapped[dt.date] = mapped_column(Date)
     left_on: Mapped[dt.date | None] = mapped_column(Date)
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -60,7 +60,7 @@ class ExperimentAssignment(Base):
     experiment_id: Mapped[str] = mapped_column(String(64))
     variant_id: Mapped[str] = mapped_column(String(64))
     is_control: Mapped[bool] = mapped_column(default=False)
-    strategy_version_id: Mapped[int] = mapped_column(ForeignKey("strategy_versions.id"))
+    strategy_version_id: Mapped[int] = mapped_column(Integer)  # checked once per write (migration 0013)
     assigned_on: Mapped[dt.date] = mapped_column(Date)
     __table_args__ = (
         UniqueConstraint("account_id", "experiment_id", name="uq_experiment_assignments_account_experiment"),
