@@ -51,7 +51,8 @@ class Step:
     description: str
     partitioned: bool = True  # False: the step works on the whole book once (partition 0 of 1)
     # The tables the step loads in bulk, each with the counts (summed) that say how many rows it
-    # wrote: their planner statistics are refreshed before the step commits (store.bulk.analyze_after_load).
+    # wrote, or at least how many (a case has one link or more): their planner statistics are
+    # refreshed before the step commits (store.bulk.analyze_after_load).
     loads: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 

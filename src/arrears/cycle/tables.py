@@ -52,7 +52,7 @@ class DailyPosition(Base):
 
     __tablename__ = "daily_positions"
     as_of: Mapped[dt.date] = mapped_column(Date, primary_key=True)
-    account_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    account_id: Mapped[int] = mapped_column(_ID, primary_key=True)
     currency: Mapped[str] = mapped_column(String(3))
     dpd: Mapped[int] = mapped_column(Integer)
     bucket: Mapped[str] = mapped_column(String(8))
@@ -70,7 +70,7 @@ class CycleAction(Base):
     """One action the cycle produced for a day: a contact (with its compliance decision) or an escalation."""
 
     __tablename__ = "cycle_actions"
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
     as_of: Mapped[dt.date] = mapped_column(Date, index=True)
     # Account and debtor are named by ids the cycle has just read; no per-row key check (see
     # migration 0011 and docs/architecture.md, "Keys").
@@ -103,7 +103,7 @@ class OutboxMessage(Base):
     """A message to send (SMS, email, letter) after the cycle committed; sent by the channel workers."""
 
     __tablename__ = "outbox_messages"
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
     action_id: Mapped[int] = mapped_column(ForeignKey("cycle_actions.id"), unique=True)
     as_of: Mapped[dt.date] = mapped_column(Date)
     account_id: Mapped[int] = mapped_column(_ID)  # no per-row key check (migration 0011)

@@ -372,11 +372,11 @@ def record_day(
 
     ``version_id`` must be a version of ``strategy_id`` on file (checked once, before anything is
     written). Idempotent for a date: entries already open in the same segment and assignments
-    already recorded are left alone, so a rerun writes nothing new. ``scope`` (partition, partitions) limits the run
-    to one partition of the accounts: entries of other partitions are left alone. ``open_entries``
-    (as :func:`segment_entries_open` returns them for the same strategy and scope, read in this
-    transaction) spares reading them again; so does ``recorded`` (as :func:`recorded_assignments`
-    returns them for the same scope).
+    already recorded are left alone, so a rerun writes nothing new. ``scope`` (partition,
+    partitions) limits the run to one partition of the accounts: entries of other partitions are
+    left alone. ``open_entries`` (as :func:`segment_entries_open` returns them for the same strategy
+    and scope, read in this transaction) spares reading them again; so does ``recorded`` (as
+    :func:`recorded_assignments` returns them for the same scope).
     """
     _check_version(session, strategy_id, version_id)
     conn = session.connection()
