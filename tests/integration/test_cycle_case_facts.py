@@ -8,8 +8,8 @@ from pathlib import Path
 import polars as pl
 from sqlalchemy import Engine, select
 
-from arrears.cases.service import open_cases_for_overdue
-from arrears.cases.tables import Case
+from arrears.cases.service import open_cases_for_overdue, place_hold
+from arrears.cases.tables import Case, Promise
 from arrears.cycle.ledger_steps import CycleContext
 from arrears.cycle.plan_step import _case_facts
 from arrears.portfolio.accounts_import import import_accounts
@@ -63,3 +63,44 @@ def test_case_facts_keep_to_the_partition(engine: Engine, tmp_path: Path) -> Non
     assert sorted(parts[0] + parts[1]) == sorted(ids.values())
     assert all(i % 2 == 0 for i in parts[0])
     assert all(i % 2 == 1 for i in parts[1])
+
+
+def test_case_facts_of_a_slice_read_its_holds_and_broken_promises(engine: Engine, tmp_path: Path) -> None:
+    ids = _setup(engine, tmp_path)
+    with UnitOfWork(engine) as uow:
+        case_of = dict(
+            uow.session.execute(
+                select(tables.Account.external_id, Case.id).join(
+                    Case, Case.debtor_id == tables.Account.debtor_id
+                )
+            ).all()
+        )
+        place_hold(uow.session, case_id=case_of["A1"], kind="hardship", actor="tester", at=NOW)
+        place_hold(uow.session, case_id=case_of["A3"], kind="dispute", actor="tester", at=NOW)
+        released = place_hold(uow.session, case_id=case_of["A2"], kind="hardship", actor="tester", at=NOW)
+        released.released_at = NOW
+        for status, judged_on in (("broken", AS_OF), ("partially_kept", AS_OF), ("kept", AS_OF),
+                                  ("broken", AS_OF - dt.timedelta(days=200))):  # fmt: skip
+            uow.session.add(
+                Promise(
+                    case_id=case_of["A2"], amount_minor=100, currency="CNY", made_on=AS_OF, due_on=AS_OF,
+                    channel="call", status=status, judged_on=judged_on, created_at=NOW, created_by="tester",
+                )
+            )  # fmt: skip
+        uow.commit()
+    everyone = pl.Series(sorted(ids.values()), dtype=pl.Int64)
+    columns = ("account_id", "case_id", "hardship", "dispute", "promises_broken")
+    with engine.connect() as conn:
+        whole = _case_facts(conn, _context(), everyone).sort("account_id").select(columns).rows()
+        middle = int(everyone[1])
+        sliced = [
+            _case_facts(conn, _context(), everyone, ids=bounds).select(columns).rows()
+            for bounds in ((None, middle), (middle, None))
+        ]
+    assert whole == [
+        (ids["A1"], case_of["A1"], True, False, 0),
+        (ids["A2"], case_of["A2"], False, False, 2),
+        (ids["A3"], case_of["A3"], False, True, 0),
+    ]
+    assert sorted(sliced[0] + sliced[1]) == whole
+    assert [r[0] for r in sliced[0]] == [ids["A1"]]
