@@ -22,6 +22,7 @@ from arrears.access.service import (
     revoke_role,
     visible_accounts_filter,
 )
+from arrears.audit.entry import decode_entry
 from arrears.errors import ConflictError, PermissionDeniedError, ValidationError
 from arrears.portfolio.accounts_import import import_accounts
 from arrears.store import tables
@@ -93,7 +94,7 @@ def test_login_throttling_and_passwords(engine: Engine) -> None:
         )
         uow.commit()
     with engine.connect() as conn:
-        stored = conn.execute(select(tables.AuditEvent.payload)).all()
+        stored = [decode_entry(e).event() for e in conn.execute(select(tables.AuditEvent.entry)).scalars()]
         hashed = conn.execute(text("SELECT password_hash FROM users")).scalar_one()
     assert hashed.startswith("$argon2id$") and "correct horse" not in str(stored)
 

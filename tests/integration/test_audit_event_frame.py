@@ -1,7 +1,7 @@
 """record_event_frame on SQLite and PostgreSQL: the same stored events, to the byte, as record_events.
 
 The same events are appended once as dicts (``record_events``) into one database and once as a frame
-into another; every stored column (time, names, payload, entry, leaf hash) and the state row must be
+into another; every stored column (time, names, entry, leaf hash) and the state row must be
 equal, and the log verifies. Bad rows (an over-long name, personal data in the clear, a real) are
 refused before anything is written.
 """
@@ -124,7 +124,7 @@ def _stored(engine: Engine) -> tuple[list[tuple[Any, ...]], tuple[Any, ...]]:
     with engine.connect() as conn:
         rows = conn.execute(
             text(
-                "SELECT seq, at, actor, action, subject_type, subject_id, payload, entry, leaf_hash "
+                "SELECT seq, at, actor, action, subject_type, subject_id, entry, leaf_hash "
                 "FROM audit_events ORDER BY seq"
             )
         ).all()

@@ -3,7 +3,7 @@
 A generated book of a few hundred cases — promises kept, partly kept and broken, plans completed and
 missed, payoffs, refusals that trigger escalation, holds that refuse it — is committed once; then each
 path runs the same days in its own transaction (rolled back), and stages, counters, statuses, closure
-records, versions and the audit events (actions and full payloads, in order) are compared.
+records, versions and the audit events (actions and hashed entries, in order) are compared.
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def _state(conn: Connection, first_seq: int) -> dict[str, Any]:
             ).order_by(ClosureRecord.case_id)
         ).all(),
         "events": conn.execute(
-            select(e.subject_id, e.action, e.payload, e.entry).where(e.seq >= first_seq).order_by(e.seq)
+            select(e.subject_id, e.action, e.entry).where(e.seq >= first_seq).order_by(e.seq)
         ).all(),
     }
 

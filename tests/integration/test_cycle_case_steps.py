@@ -12,13 +12,13 @@ the same snapshot, and every row the steps can write and every audit event are c
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 import polars as pl
 from sqlalchemy import Connection, Engine, delete, func, select
 from sqlalchemy.orm import Session
 
+from arrears.audit.entry import decode_entry
 from arrears.cases import contacts, daily, negotiation, service
 from arrears.cases.closure import complete_settlements
 from arrears.cases.tables import Case, CaseAccount, ClosureRecord, Concession, Plan, Promise
@@ -127,15 +127,15 @@ def _state(conn: Connection, first_seq: int, first_entry: int) -> dict[str, Any]
         "closures": conn.execute(select(ClosureRecord).order_by(ClosureRecord.id)).all(),
         "entries": conn.execute(select(le).where(le.id >= first_entry).order_by(le.id)).all(),
         "events": conn.execute(
-            select(e.seq, e.at, e.actor, e.subject_id, e.action, e.payload, e.leaf_hash)
+            select(e.seq, e.at, e.actor, e.subject_id, e.action, e.entry, e.leaf_hash)
             .where(e.seq >= first_seq)
             .order_by(e.seq)
         ).all(),
     }
 
 
-def _document(payload: Any) -> dict[str, Any]:
-    return dict(json.loads(payload) if isinstance(payload, str) else payload)
+def _document(entry: bytes) -> dict[str, Any]:
+    return decode_entry(entry).event()
 
 
 def _by_the_rules(conn: Connection, day: dt.date, moment: dt.datetime) -> dict[str, Any]:
@@ -234,7 +234,7 @@ def test_case_steps_on_the_snapshot_agree_with_the_rules_on_the_ledger(engine: E
         case_of.setdefault(debtor_of[c.debtor_id], c.id)
     moves: dict[tuple[str, str], tuple[dt.datetime, dict[str, Any]]] = {}
     for r in state["events"]:  # each case's first event of each kind
-        moves.setdefault((r.subject_id, r.action), (r.at, _document(r.payload)))
+        moves.setdefault((r.subject_id, r.action), (r.at, _document(r.entry)))
     first, last = (at(0) + dt.timedelta(days=(d - dt.date(2026, 4, 20)).days, hours=n)
                    for n, d in ((0, DAYS[0]), (len(DAYS) - 1, DAYS[-1])))  # fmt: skip
     for debtor in ("Z0", "Z1"):  # nothing owed where no account has a position

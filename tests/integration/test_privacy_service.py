@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 
 from arrears.access.service import add_user
+from arrears.audit.entry import decode_entry
 from arrears.cases.tables import ContactRecord
 from arrears.errors import ConflictError, NotFoundError, PermissionDeniedError
 from arrears.portfolio.accounts_import import import_accounts
@@ -128,8 +129,9 @@ def test_reveal_needs_the_permission_and_is_audited(book: Engine) -> None:
     with book.connect() as conn:
         event = conn.execute(
             select(tables.AuditEvent.actor, tables.AuditEvent.action, tables.AuditEvent.subject_id,
-                   tables.AuditEvent.payload).order_by(tables.AuditEvent.id.desc()).limit(1)
+                   tables.AuditEvent.entry).order_by(tables.AuditEvent.id.desc()).limit(1)
         ).one()  # fmt: skip
+    event = (*event[:3], decode_entry(event[3]).event())
     assert event[:3] == ("sup", "privacy.personal_data_revealed", "A1")
     assert sorted(event[3]["details"]["fields"]) == ["contact:email", "contact:phone", "name", "national_id"]
     assert "张伟" not in str(event[3])
@@ -250,13 +252,14 @@ def test_export_is_refused_without_agreement_and_consent(book: Engine, ring: Key
     assert export_ring.decrypt(token, context="export:buyer:name:A1") == "张伟"
     with book.connect() as conn:
         exports = conn.execute(
-            select(tables.AuditEvent.subject_id, tables.AuditEvent.payload)
+            select(tables.AuditEvent.subject_id, tables.AuditEvent.entry)
             .where(tables.AuditEvent.action == "privacy.export_made").order_by(tables.AuditEvent.id)
         ).all()  # fmt: skip
         assert conn.execute(select(func.count()).select_from(DataAgreement)).scalar_one() == 2
         assert conn.execute(select(func.count()).select_from(Consent)).scalar_one() == 1
         assert conn.execute(select(func.count()).select_from(LegalHold)).scalar_one() == 0
-    assert [(s, p["details"]["accounts"], p["details"]["sealed"]) for s, p in exports] == [
+    documents = [(s, decode_entry(e).event()) for s, e in exports]
+    assert [(s, p["details"]["accounts"], p["details"]["sealed"]) for s, p in documents] == [
         ("acme", 2, False),
         ("buyer", 1, True),
     ]

@@ -63,7 +63,7 @@ _FIELDS: Final = frozenset(
 )
 _REQUIRED: Final = frozenset({"actor", "action", "subject_type", "subject_id", "at"})
 _LIMITS: Final = {"actor": 64, "action": 64, "subject_type": 32, "subject_id": 64}  # as in _prepare_many
-_COLUMNS: Final = "seq, at, actor, action, subject_type, subject_id, payload, entry, leaf_hash"
+_COLUMNS: Final = "seq, at, actor, action, subject_type, subject_id, entry, leaf_hash"
 _ENCODER: Final = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
 )  # the canonical form of arrears.audit.canonical.canonical_json
@@ -146,7 +146,7 @@ def _check_personal(section: str, values: Mapping[str, Any]) -> None:
 
 
 def _prepare(event: Mapping[str, Any], *, postgresql: bool) -> tuple[tuple[Any, ...], bytes]:
-    """The column values (without seq, entry, leaf hash) and the canonical body of one event."""
+    """The search column values (without seq, entry, leaf hash) and the canonical body of one event."""
     if not event.keys() <= _FIELDS:
         unknown = sorted(set(event) - _FIELDS)
         raise ValidationError(f"unknown audit event fields: {', '.join(unknown)}", field="event")
@@ -177,11 +177,10 @@ def _prepare(event: Mapping[str, Any], *, postgresql: bool) -> tuple[tuple[Any, 
         "details": to_canonical_value(dict(details or {}), "details"),
         "subject": f"{subject_type}:{subject_id}",
     }
-    # The payload column holds the same document as the hashed body (one encoding, searchable).
-    payload = _ENCODER.encode(document)
+    body = _ENCODER.encode(document)
     # SQLite keeps UtcDateTime values as naive UTC text: the canonical stamp without its "T" and "Z".
     stored_at = at if postgresql else f"{stamp[:10]} {stamp[11:26]}"
-    return (stored_at, actor, action, subject_type, subject_id, payload), payload.encode("utf-8")
+    return (stored_at, actor, action, subject_type, subject_id), body.encode("utf-8")
 
 
 def _is_plain(value: Any) -> bool:
@@ -273,7 +272,7 @@ def _prepare_many(
                     before = before if _is_plain(before) else to_canonical_value(before, "before")
                     if type(details) is not dict or not _is_plain(details):
                         details = to_canonical_value(dict(details or {}), "details")
-                    payload = "".join(
+                    document = "".join(
                         (
                             head,
                             "null" if after is None else encode(after),
@@ -286,8 +285,8 @@ def _prepare_many(
                             "}",
                         )
                     )
-                    add_columns((stored_at, actor, action, subject_type, subject_id, payload))
-                    add_body(payload.encode("utf-8"))
+                    add_columns((stored_at, actor, action, subject_type, subject_id))
+                    add_body(document.encode("utf-8"))
                     add_stamp(stamp)
                     continue
         column_values, body = _prepare(event, postgresql=postgresql)
@@ -349,7 +348,7 @@ def _insert_events(
     PostgreSQL's COPY gets ``at`` as its stamp from ``stamps`` (the same instant as the datetime);
     SQLite gets the values :func:`_prepare` made (naive UTC text).
     """
-    stored_at, actors, actions, subject_types, subject_ids, payloads = zip(*columns, strict=True)
+    stored_at, actors, actions, subject_types, subject_ids = zip(*columns, strict=True)
     at = stamps if conn.dialect.name == "postgresql" else stored_at
     values = pl.DataFrame(
         [
@@ -358,7 +357,6 @@ def _insert_events(
             pl.Series("action", actions, dtype=pl.String),
             pl.Series("subject_type", subject_types, dtype=pl.String),
             pl.Series("subject_id", subject_ids, dtype=pl.String),
-            pl.Series("payload", payloads, dtype=pl.String),
         ]
     )
     _insert_event_frame(conn, first, values, entries, leaves)
@@ -367,8 +365,9 @@ def _insert_events(
 def _insert_event_frame(
     conn: Connection, first: int, values: pl.DataFrame, entries: Sequence[bytes], leaves: Sequence[bytes]
 ) -> None:
-    """Write events whose ``at`` (as the database takes it), actor, action, subject and payload are the
-    columns of ``values``; the hashes go to PostgreSQL's COPY as ``bytea`` hex text."""
+    """Write events whose ``at`` (as the database takes it), actor, action and subject are the columns
+    of ``values``, with their entries and leaf hashes; the hashes go to PostgreSQL's COPY as ``bytea``
+    hex text."""
     if conn.dialect.name == "postgresql":
         entry_column = pl.Series("entry", ["\\x" + entry.hex() for entry in entries], dtype=pl.String)
         leaf_column = pl.Series("leaf_hash", ["\\x" + leaf.hex() for leaf in leaves], dtype=pl.String)
@@ -382,7 +381,6 @@ def _insert_event_frame(
         "action",
         "subject_type",
         "subject_id",
-        "payload",
     ).with_columns(entry_column, leaf_column)
     insert_frame(conn, "audit_events", frame)
 
@@ -398,7 +396,7 @@ def _insert_rows(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
     cursor = raw.cursor()
     try:
         cursor.executemany(
-            f"INSERT INTO audit_events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO audit_events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
     finally:
@@ -599,12 +597,12 @@ def record_event_frame(session: Session, events: pl.DataFrame, *, at: dt.datetim
                 _json_text(pl.concat_str([pl.col("subject_type"), pl.lit(":"), pl.col("subject_id")])),
                 pl.lit("}"),
             ]
-        ).alias("payload"),
+        ).alias("body"),
     )
     session.flush()  # whatever the caller has pending is written first: the event follows the change
     if values.height == 0:
         return range(0)
-    bodies = values.get_column("payload").cast(pl.Binary).to_list()
+    bodies = values.get_column("body").cast(pl.Binary).to_list()
     conn = session.connection()
     state = lock_log_state(conn)
     first = state.tree_size

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
+from arrears.audit.entry import decode_entry
 from arrears.audit.log import record_event, record_event_frame
 from arrears.cases.policy import default_policy
 from arrears.cases.tables import (
@@ -713,20 +714,22 @@ def case_timeline(session: Session, case_id: int) -> list[dict[str, Any]]:
     """Everything that happened to the case, oldest first: its audit events and its contact log."""
     case = get_case(session, case_id)
     a = tables.AuditEvent
-    items: list[dict[str, Any]] = [
-        {
-            "at": ev.at,
-            "kind": "event",
-            "action": ev.action,
-            "actor": ev.actor,
-            "before": ev.payload.get("before"),
-            "after": ev.payload.get("after"),
-            "details": ev.payload.get("details"),
-        }
-        for ev in session.scalars(
-            select(a).where(a.subject_type == "case", a.subject_id == str(case.id)).order_by(a.id)
+    items: list[dict[str, Any]] = []
+    for ev in session.scalars(
+        select(a).where(a.subject_type == "case", a.subject_id == str(case.id)).order_by(a.id)
+    ):
+        document = decode_entry(ev.entry).event()  # the hashed document, as the log holds it
+        items.append(
+            {
+                "at": ev.at,
+                "kind": "event",
+                "action": ev.action,
+                "actor": ev.actor,
+                "before": document.get("before"),
+                "after": document.get("after"),
+                "details": document.get("details"),
+            }
         )
-    ]
     for c in session.scalars(
         select(ContactRecord).where(ContactRecord.case_id == case.id).order_by(ContactRecord.id)
     ):

@@ -272,9 +272,11 @@ class AuditEvent(Base):
     """An append-only record of who did what; the Merkle chain over these rows proves the history.
 
     ``seq`` is the event's leaf index (gap-free, from 0); ``entry`` the exact bytes hashed as its leaf
-    (see :mod:`arrears.audit.entry`) and ``leaf_hash`` their RFC 6962 leaf hash. ``at``, ``actor``,
-    ``action``, the subject and ``payload`` repeat what the entry says so the log can be searched; only
-    ``entry`` is authoritative. Rows are written only by :mod:`arrears.audit.log`.
+    (see :mod:`arrears.audit.entry`), the event's canonical JSON document included, and ``leaf_hash``
+    their RFC 6962 leaf hash. ``at``, ``actor``, ``action`` and the subject repeat what the entry says
+    so the log can be searched; only ``entry`` is authoritative. The view ``audit_event_documents``
+    shows each event's document as JSON (migration 0014). Rows are written only by
+    :mod:`arrears.audit.log`.
     """
 
     __tablename__ = "audit_events"
@@ -289,6 +291,5 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(64))
     subject_type: Mapped[str] = mapped_column(String(32))
     subject_id: Mapped[str] = mapped_column(String(64))
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     entry: Mapped[bytes] = mapped_column(LargeBinary)
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary)

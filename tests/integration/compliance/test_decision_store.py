@@ -10,6 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import MetaData, func, inspect, select
 
+from arrears.audit.entry import decode_entry
 from arrears.compliance import check, compliance_report, fingerprint, record_decision, record_decisions
 from arrears.compliance.tables import ComplianceDecision
 from arrears.errors import ValidationError
@@ -85,8 +86,9 @@ def test_record_decision_stores_non_personal_data_and_audits(engine):
             "compliance_decision",
             str(row_id),
         )
-        assert event.payload["after"]["fingerprint"] == fingerprint(BODY)
-        assert event.payload["after"]["rules"] == ["US.REGF.TIME"]
+        document = decode_entry(event.entry).event()
+        assert document["after"]["fingerprint"] == fingerprint(BODY)
+        assert document["after"]["rules"] == ["US.REGF.TIME"]
 
 
 def _house_version():
@@ -159,8 +161,9 @@ def test_bulk_record_and_report(engine):
         assert stored[0].packs["US-FED"] == "2026.1"
         event = uow.session.scalars(select(tables.AuditEvent)).one()
         assert event.action == "compliance_decisions_recorded"
-        assert event.payload["details"]["count"] == 9
-        assert event.payload["details"]["outcomes"] == {"allow": 6, "delay": 3}
+        document = decode_entry(event.entry).event()
+        assert document["details"]["count"] == 9
+        assert document["details"]["outcomes"] == {"allow": 6, "delay": 3}
         rows = compliance_report(uow.session, start=day, end=day + dt.timedelta(days=1))
         got = [(r.kind, r.key, r.outcome, r.count) for r in rows]
         assert got == [

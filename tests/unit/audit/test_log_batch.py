@@ -139,13 +139,12 @@ def test_batch_columns_of_a_cycle_event() -> None:
     }
     columns, bodies, stamps = _prepare_many([event, dict(event, subject_id="18")], postgresql=False)
     assert stamps == ["2025-03-01T09:00:00.000250Z"] * 2
-    assert columns[1][:5] == ("2025-03-01 09:00:00.000250", "cycle", "case.open", "case", "18")
+    assert columns[1] == ("2025-03-01 09:00:00.000250", "cycle", "case.open", "case", "18")
     assert bodies[1] == (
         b'{"action":"case.open","actor":"cycle","after":{"owner":null,"stage":"new"},'
         b'"at":"2025-03-01T09:00:00.000250Z","before":null,"details":{"accounts":["ACC-1"],"bulk":true},'
         b'"subject":"case:18"}'
     )
-    assert columns[1][5].encode("utf-8") == bodies[1]
 
 
 @pytest.mark.parametrize("first", [0, 1, 2, 3, 7, 8, 1023, 1024, 2**40 + 5])
