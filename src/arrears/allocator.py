@@ -2,10 +2,11 @@
 
 Polars allocates through jemalloc and, when it is imported, asks it to hand freed pages back to the
 system after half a second (a second for pages already marked reusable), to keep a process's
-memory low; the next large frame then faults every page in again. A day's cycle builds and frees frames of hundreds of megabytes, step after step:
-a million-account first day on SQLite took 4.5 million page faults with the defaults and 2.0 million
-with freed pages kept for 30 s, 16 s of system time against 12 s, 50.2 s against 47.4 s of wall time
-(three runs each), for about 0.45 GiB more resident memory at the peak (docs/cycle.md).
+memory low; the next large frame then faults every page in again. A day's cycle builds and frees
+frames of hundreds of megabytes, step after step: a million-account first day on SQLite took 4.5
+million page faults with Polars' settings and 2.0 million with freed pages kept for 30 s, 15.7 s of
+system time against 11.8 s, 50.2 s against 47.4 s of wall time (means of three runs each), for
+about 0.45 GiB more resident memory at the peak (docs/cycle.md).
 
 jemalloc reads its settings once, when the process first allocates through it, so they must be in
 the environment before ``polars`` is first imported: :func:`configure` (called when the ``arrears``
